@@ -1,0 +1,161 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// WritePlan prints the config as `watchdog check` shows it: valid TOML with every
+// effective value, defaults included, and the services in start order. Read back,
+// it gives the same Config. The command after "--" is shown commented out, since
+// "main" cannot be a [services] table.
+func (c *Config) WritePlan(w io.Writer) error {
+	p := &plan{}
+	if c.Path != "" {
+		p.line("# config: %s", c.Path)
+	}
+	names := make([]string, len(c.Services))
+	for i, s := range c.Services {
+		names[i] = s.Name
+	}
+	p.line("# start order: %s", strings.Join(names, ", "))
+	p.line("")
+	p.line("[watchdog]")
+	p.line("shutdown_timeout = %s", duration(c.Watchdog.ShutdownTimeout))
+	p.line("control_socket = %s", quote(c.Watchdog.ControlSocket))
+	p.line("metrics_address = %s", quote(c.Watchdog.MetricsAddress))
+	for _, s := range c.Services {
+		p.line("")
+		if s.Main {
+			p.line(`# the command after "--":`)
+			p.prefix = "# "
+		}
+		p.service(s)
+		p.prefix = ""
+	}
+	_, err := io.WriteString(w, p.b.String())
+	return err
+}
+
+type plan struct {
+	b      strings.Builder
+	prefix string // "# " comments a table out
+}
+
+func (p *plan) line(format string, args ...any) {
+	if format != "" {
+		p.b.WriteString(p.prefix)
+	}
+	fmt.Fprintf(&p.b, format, args...)
+	p.b.WriteByte('\n')
+}
+
+func (p *plan) service(s *Service) {
+	p.line("[services.%s]", key(s.Name))
+	p.line("command = %s", list(s.Command))
+	if cr := s.Credential; cr != nil {
+		p.line("user = %s # uid %d, gid %d, groups %v, home %s", quote(s.User), cr.UID, cr.GID, cr.Groups, quote(cr.Home))
+	} else {
+		p.line("user = %s", quote(s.User))
+	}
+	p.line("working_dir = %s", quote(s.WorkingDir))
+	env := make([]string, len(s.Environment))
+	for i, kv := range s.Environment {
+		k, v, _ := strings.Cut(kv, "=")
+		env[i] = key(k) + " = " + quote(v)
+	}
+	if len(env) == 0 {
+		p.line("environment = {}")
+	} else {
+		p.line("environment = { %s }", strings.Join(env, ", "))
+	}
+	p.line("oneshot = %t", s.Oneshot)
+	p.line("depends_on = %s", list(s.DependsOn))
+	p.line("critical = %t", s.Critical)
+	p.line("restart = %s", quote(string(s.Restart)))
+	p.line("restart_delay = %s", duration(s.RestartDelay))
+	p.line("restart_max_delay = %s", duration(s.RestartMaxDelay))
+	p.line("max_restarts = %d", s.MaxRestarts)
+	p.line("restart_window = %s", duration(s.RestartWindow))
+	codes := make([]string, len(s.SuccessExitCodes))
+	for i, c := range s.SuccessExitCodes {
+		codes[i] = strconv.Itoa(c)
+	}
+	p.line("success_exit_codes = [%s]", strings.Join(codes, ", "))
+	p.line("stop_signal = %s", signal(s.StopSignal))
+	p.line("stop_grace_period = %s", duration(s.StopGracePeriod))
+	p.line("notify = %t", s.Notify)
+	p.line("watchdog_timeout = %s", duration(s.WatchdogTimeout))
+	p.line("startup_timeout = %s", duration(s.StartupTimeout))
+	if h := s.Healthcheck; h != nil {
+		p.line("")
+		p.line("[services.%s.healthcheck]", key(s.Name))
+		switch {
+		case len(h.Command) > 0:
+			p.line("command = %s", list(h.Command))
+		case h.HTTP != "":
+			p.line("http = %s", quote(h.HTTP))
+		default:
+			p.line("tcp = %s", quote(h.TCP))
+		}
+		p.line("interval = %s", duration(h.Interval))
+		p.line("timeout = %s", duration(h.Timeout))
+		p.line("retries = %d", h.Retries)
+		p.line("start_period = %s", duration(h.StartPeriod))
+		p.line("on_unhealthy = %s", quote(string(h.OnUnhealthy)))
+	}
+}
+
+func duration(d time.Duration) string { return quote(d.String()) }
+
+// signal prints a signal by name, or by number when it has none.
+func signal(sig unix.Signal) string {
+	if name := SignalName(sig); strings.HasPrefix(name, "SIG") {
+		return quote(name)
+	}
+	return strconv.Itoa(int(sig))
+}
+
+func list(items []string) string {
+	quoted := make([]string, len(items))
+	for i, s := range items {
+		quoted[i] = quote(s)
+	}
+	return "[" + strings.Join(quoted, ", ") + "]"
+}
+
+// key prints a TOML key, bare when it can be.
+func key(k string) string {
+	if k != "" && strings.Trim(k, bareKeyChars) == "" {
+		return k
+	}
+	return quote(k)
+}
+
+// quote prints a TOML basic string. (strconv.Quote would not do: TOML has no \x escapes.)
+func quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
