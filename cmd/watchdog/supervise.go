@@ -1,0 +1,109 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"watchdog/reaper"
+	"watchdog/supervisor"
+	"watchdog/supervisor/config"
+	"watchdog/supervisor/logging"
+	"watchdog/supervisor/signals"
+)
+
+// superviseCommand is `watchdog [flags] [-- CMD ARGS...]`: watchdog as PID 1 or subreaper.
+func superviseCommand(args []string) int {
+	// Subscribe before anything else: a Go PID 1 without handlers dies of SIGTERM.
+	sigs := signals.Notify()
+
+	fs := flag.NewFlagSet("watchdog", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	configPath := fs.String("config", "", "config file (default $WATCHDOG_CONFIG, else /etc/watchdog.toml; none with -- CMD)")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 0, "whole staged shutdown budget (default 9s, or [watchdog] shutdown_timeout)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logFormat := fs.String("log-format", "", "json or console (default console on a terminal, else json)")
+	socket := fs.String("socket", "", "control socket (default $WATCHDOG_SOCKET, else [watchdog] control_socket)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(os.Stdout)
+			fmt.Println("usage: watchdog [flags] [-- CMD ARGS...]")
+			fs.PrintDefaults()
+			return 0
+		}
+		return usageError("%v (see watchdog --help)", err)
+	}
+	command := fs.Args()
+	if len(command) > 0 && args[len(args)-len(command)-1] != "--" {
+		return usageError("unexpected argument %q: put the command after --", command[0])
+	}
+	dashdash := len(args) > 0 && len(command) == 0 && args[len(args)-1] == "--"
+	if dashdash {
+		return usageError("no command after --")
+	}
+
+	cfg, err := loadConfig(*configPath, len(command) > 0)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return exitUsage
+	}
+	if *shutdownTimeout > 0 {
+		cfg.Watchdog.ShutdownTimeout = *shutdownTimeout
+	}
+	if len(command) > 0 {
+		if err := cfg.AddMain(command); err != nil {
+			return usageError("%v", err)
+		}
+		if len(cfg.Services) == 1 {
+			// tini-style: the command alone gets the whole budget before SIGKILL.
+			cfg.Services[0].StopGracePeriod = cfg.Watchdog.ShutdownTimeout
+		}
+	}
+	if *socket == "" {
+		*socket = os.Getenv("WATCHDOG_SOCKET")
+	}
+	if *socket != "" {
+		cfg.Watchdog.ControlSocket = *socket
+	}
+
+	if *logFormat == "" {
+		*logFormat = logging.FormatJSON
+		if _, err := unix.IoctlGetTermios(1, unix.TCGETS); err == nil {
+			*logFormat = logging.FormatConsole
+		}
+	}
+	sink := logging.NewSink(os.Stdout, logging.DefaultQueueBytes)
+	defer sink.Close(time.Second)
+	log, err := logging.New(sink, *logFormat, *logLevel)
+	if err != nil {
+		return usageError("%v", err)
+	}
+
+	r, err := reaper.New(log)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "watchdog: %v\n", err)
+		return 1
+	}
+	defer r.Close()
+	return supervisor.New(cfg, r, log).Run(sigs)
+}
+
+// loadConfig reads the config file named by the flag or $WATCHDOG_CONFIG. Without either, a
+// command after -- runs with the defaults and no file; otherwise /etc/watchdog.toml is read.
+func loadConfig(path string, haveCommand bool) (*config.Config, error) {
+	if path == "" {
+		path = os.Getenv("WATCHDOG_CONFIG")
+	}
+	if path == "" {
+		if haveCommand {
+			return config.Default(), nil
+		}
+		path = "/etc/watchdog.toml"
+	}
+	return config.Load(path)
+}

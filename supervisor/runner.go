@@ -1,0 +1,466 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"watchdog/reaper"
+	"watchdog/supervisor/config"
+)
+
+// A runner is one service's state machine. Its goroutine (run) alone changes the service's
+// state; every other goroutine reads the published snapshot or sends a command.
+type runner struct {
+	svc     *config.Service
+	reaper  *reaper.Reaper
+	log     *zap.Logger
+	env     []string
+	changed chan<- struct{} // tells the supervisor that a snapshot changed; never blocks
+	cmds    chan command
+	quit    chan struct{}
+
+	// Owned by the run goroutine.
+	proc     *process
+	stop     *stopRequest // why and until when the current process is being stopped
+	timer    *time.Timer  // backoff, or escalation of a stop to SIGKILL
+	timerC   <-chan time.Time
+	restarts []time.Time // times of restarts the policy made, for the restart limit
+	failures int         // consecutive failed runs, for the backoff
+
+	mu   sync.Mutex
+	pgid int      // guarded by mu: the process group while any of it may be alive, else 0
+	snap Snapshot // guarded by mu
+}
+
+// process is one run of the service's command.
+type process struct {
+	pid     int
+	started time.Time
+	exit    <-chan reaper.Status // nil once the exit arrived
+	status  *reaper.Status
+	gone    <-chan struct{} // closed when the process group is empty; nil until the exit arrived
+}
+
+// stopRequest says why a process is being stopped and what follows.
+type stopRequest struct {
+	then   stopOutcome
+	signal unix.Signal
+	killAt time.Time
+	killed bool
+}
+
+type stopOutcome int
+
+const (
+	thenSettle  stopOutcome = iota // the process ended by itself; its group is being cleaned up
+	thenStopped                    // stopped by the operator or by shutdown
+	thenRestart                    // restarted by the operator
+)
+
+type commandKind int
+
+const (
+	cmdStart    commandKind = iota // start unless running; the operator's start also lifts a hold
+	cmdStop                        // stop and hold down
+	cmdRestart                     // stop if running, then start at once
+	cmdShutdown                    // stop for good, SIGKILL no later than killAt
+)
+
+type command struct {
+	kind   commandKind
+	signal unix.Signal // cmdShutdown: the stop signal to use instead of the service's own, if set
+	killAt time.Time   // cmdShutdown: the latest SIGKILL
+	done   chan<- struct{}
+}
+
+func newRunner(svc *config.Service, r *reaper.Reaper, log *zap.Logger, changed chan<- struct{}) *runner {
+	return &runner{
+		svc:     svc,
+		reaper:  r,
+		log:     log.With(zap.String("service", svc.Name)),
+		env:     serviceEnv(os.Environ(), svc),
+		changed: changed,
+		cmds:    make(chan command),
+		quit:    make(chan struct{}),
+		snap:    Snapshot{Name: svc.Name, State: Waiting, Since: time.Now()},
+	}
+}
+
+// snapshot returns a copy of the service's published state.
+func (r *runner) snapshot() Snapshot {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.snap
+}
+
+// signal sends sig to the service's process group, if any of it is alive.
+func (r *runner) signal(sig unix.Signal) (pid int, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pgid == 0 {
+		return 0, false
+	}
+	return r.pgid, unix.Kill(-r.pgid, sig) == nil
+}
+
+// send hands the runner a command and waits until it was handled.
+func (r *runner) send(c command) {
+	done := make(chan struct{})
+	c.done = done
+	r.cmds <- c
+	<-done
+}
+
+func (r *runner) run() {
+	for {
+		var exit <-chan reaper.Status
+		var gone <-chan struct{}
+		if r.proc != nil {
+			exit, gone = r.proc.exit, r.proc.gone
+		}
+		select {
+		case c := <-r.cmds:
+			r.handle(c)
+			close(c.done)
+		case st := <-exit:
+			r.exited(st)
+		case <-gone:
+			r.groupGone()
+		case <-r.timerC:
+			r.timerC = nil
+			r.timerFired()
+		case <-r.quit:
+			r.cancelTimer()
+			return
+		}
+	}
+}
+
+func (r *runner) handle(c command) {
+	switch c.kind {
+	case cmdStart:
+		r.update(func(s *Snapshot) { s.Held = false })
+		if r.proc == nil {
+			r.resetRestarts()
+			r.start()
+		}
+	case cmdStop:
+		r.update(func(s *Snapshot) { s.Held = true })
+		r.stopNow(thenStopped, r.svc.StopSignal, time.Now().Add(r.svc.StopGracePeriod))
+	case cmdRestart:
+		r.update(func(s *Snapshot) { s.Held = false })
+		if r.proc == nil {
+			r.resetRestarts()
+			r.start()
+			return
+		}
+		r.stopNow(thenRestart, r.svc.StopSignal, time.Now().Add(r.svc.StopGracePeriod))
+	case cmdShutdown:
+		sig := r.svc.StopSignal
+		if c.signal != 0 {
+			sig = c.signal
+		}
+		r.stopNow(thenStopped, sig, c.killAt)
+	}
+}
+
+// stopNow stops the current process (its whole group) or, with none, puts the service down.
+func (r *runner) stopNow(then stopOutcome, sig unix.Signal, killAt time.Time) {
+	if r.proc == nil {
+		r.cancelTimer()
+		r.setState(Stopped, "")
+		return
+	}
+	if r.stop != nil {
+		// Already stopping: keep the signal already sent, make the deadline no later.
+		if then != thenSettle {
+			r.stop.then = then
+		}
+		if killAt.Before(r.stop.killAt) {
+			r.stop.killAt = killAt
+			r.armTimer(time.Until(killAt))
+		}
+		return
+	}
+	r.stop = &stopRequest{then: then, signal: sig, killAt: killAt}
+	pid := r.proc.pid
+	r.update(func(s *Snapshot) {
+		s.State, s.Since, s.Killed = Stopping, time.Now(), false
+	})
+	r.log.Info("stopping", zap.Int("pid", pid), zap.String("signal", config.SignalName(sig)),
+		zap.Duration("grace", time.Until(killAt).Round(time.Millisecond)))
+	r.signal(sig)
+	r.armTimer(time.Until(killAt))
+}
+
+func (r *runner) timerFired() {
+	switch {
+	case r.stop != nil && !r.stop.killed:
+		r.stop.killed = true
+		if pgid, ok := r.signal(unix.SIGKILL); ok {
+			r.update(func(s *Snapshot) { s.Killed = true })
+			r.log.Warn("killed", zap.Int("pid", pgid), zap.String("signal", "SIGKILL"),
+				zap.String("reason", "stop grace period ran out"))
+		}
+	case r.proc == nil && r.snapshot().State == Backoff:
+		r.start()
+	}
+}
+
+// start runs the command once. A start that fails is a run that ended at once, with the code
+// a shell would give: 127 when the command is missing, 126 when it cannot be executed.
+func (r *runner) start() {
+	r.cancelTimer()
+	path, argv := r.svc.Command[0], r.svc.Command
+	resolved, err := lookPath(path, r.env, r.svc.WorkingDir)
+	var pid int
+	var exit <-chan reaper.Status
+	if err == nil {
+		pid, exit, err = r.reaper.Start(resolved, argv, r.procAttr())
+	}
+	now := time.Now()
+	if err != nil {
+		code := 126
+		if errors.Is(err, unix.ENOENT) {
+			code = 127
+		}
+		r.log.Error("start_failed", zap.Strings("command", argv), zap.Int("exit_code", code), zap.Error(err))
+		r.update(func(s *Snapshot) {
+			s.Pid, s.StartedAt, s.Reason = 0, now, err.Error()
+			s.LastExit = &Exit{Code: code}
+		})
+		r.ended(false, code, err.Error())
+		return
+	}
+	r.proc = &process{pid: pid, started: now, exit: exit}
+	r.mu.Lock()
+	r.pgid = pid
+	r.mu.Unlock()
+	r.update(func(s *Snapshot) {
+		s.State, s.Since, s.Pid, s.StartedAt, s.Reason, s.Ready = Running, now, pid, now, "", true
+	})
+	r.log.Info("started", zap.Int("pid", pid), zap.Int("restarts", r.snapshot().Restarts))
+}
+
+// exited records the main process's exit and waits for the rest of its group, stopping it
+// the way the service is stopped when anything is left (DESIGN.md invariant 4).
+func (r *runner) exited(st reaper.Status) {
+	p := r.proc
+	p.exit, p.status = nil, &st
+	last := &Exit{Code: st.Code()}
+	fields := []zap.Field{zap.Int("pid", st.Pid), zap.Int("exit_code", last.Code)}
+	if st.Wait.Signaled() {
+		last.Signal = config.SignalName(st.Wait.Signal())
+		fields = append(fields, zap.String("signal", last.Signal))
+	}
+	fields = append(fields, zap.Duration("ran", st.At.Sub(p.started).Round(time.Millisecond)))
+	r.log.Info("exited", fields...)
+	r.update(func(s *Snapshot) { s.LastExit, s.Ready = last, false })
+	p.gone = r.reaper.GroupGone(p.pid)
+	select {
+	case <-p.gone:
+	default:
+		if r.stop == nil {
+			r.stopNow(thenSettle, r.svc.StopSignal, time.Now().Add(r.svc.StopGracePeriod))
+		}
+	}
+}
+
+// groupGone ends the run: the main process and its whole group are gone.
+func (r *runner) groupGone() {
+	p, stop := r.proc, r.stop
+	r.proc, r.stop = nil, nil
+	r.cancelTimer()
+	r.mu.Lock()
+	r.pgid = 0
+	r.mu.Unlock()
+	r.update(func(s *Snapshot) { s.Pid = 0 })
+	if stop != nil && stop.then == thenStopped {
+		r.setState(Stopped, "")
+		return
+	}
+	if stop != nil && stop.then == thenRestart {
+		r.resetRestarts()
+		r.start()
+		return
+	}
+	st := *p.status
+	ok := succeeded(st, r.svc.SuccessExitCodes)
+	if ok || st.At.Sub(p.started) >= r.svc.RestartMaxDelay {
+		r.failures = 0
+	}
+	r.ended(ok, st.Code(), "")
+}
+
+// ended applies the restart policy to a run that ended by itself.
+func (r *runner) ended(success bool, code int, reason string) {
+	if !success {
+		r.failures++
+	}
+	switch {
+	case r.svc.Oneshot && success:
+		r.update(func(s *Snapshot) { s.Ready = true })
+		r.setState(Completed, "")
+		return
+	case !shouldRestart(r.svc.Restart, success):
+		if success {
+			r.setState(Exited, "")
+			return
+		}
+		if reason == "" {
+			reason = fmt.Sprintf("exited with code %d, restart %q", code, r.svc.Restart)
+		}
+		r.fail(reason)
+		return
+	}
+	now := time.Now()
+	if restartLimitReached(r.restarts, now, r.svc.RestartWindow, r.svc.MaxRestarts) {
+		r.fail(fmt.Sprintf("restarted %d times within %s", r.svc.MaxRestarts, r.svc.RestartWindow))
+		return
+	}
+	r.restarts = append(r.restarts, now)
+	delay := time.Duration(0)
+	if r.failures > 0 {
+		delay = backoffDelay(r.svc.RestartDelay, r.svc.RestartMaxDelay, r.failures, rand.Float64())
+	}
+	restarts := r.snapshot().Restarts + 1
+	r.update(func(s *Snapshot) {
+		s.State, s.Since, s.Restarts, s.RetryAt, s.Reason = Backoff, now, restarts, now.Add(delay), ""
+	})
+	r.log.Info("restarting", zap.Int("restarts", restarts), zap.Duration("delay", delay.Round(time.Millisecond)),
+		zap.Int("exit_code", code))
+	r.armTimer(delay)
+}
+
+func (r *runner) fail(reason string) {
+	r.setState(Failed, reason)
+	r.log.Error("failed", zap.String("reason", reason))
+}
+
+// resetRestarts starts the restart limit and the backoff afresh, as after an operator's start.
+func (r *runner) resetRestarts() {
+	r.restarts, r.failures = nil, 0
+}
+
+func (r *runner) setState(st State, reason string) {
+	r.update(func(s *Snapshot) { s.State, s.Since, s.Reason = st, time.Now(), reason })
+}
+
+// update changes the published snapshot and tells the supervisor.
+func (r *runner) update(change func(*Snapshot)) {
+	r.mu.Lock()
+	change(&r.snap)
+	r.mu.Unlock()
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (r *runner) armTimer(d time.Duration) {
+	r.cancelTimer()
+	r.timer = time.NewTimer(max(d, 0))
+	r.timerC = r.timer.C
+}
+
+func (r *runner) cancelTimer() {
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer, r.timerC = nil, nil
+	}
+}
+
+func (r *runner) procAttr() *syscall.ProcAttr {
+	attr := &syscall.ProcAttr{
+		Dir:   r.svc.WorkingDir,
+		Env:   r.env,
+		Files: []uintptr{0, 1, 2},
+		Sys:   &syscall.SysProcAttr{Setpgid: true},
+	}
+	if r.svc.Main {
+		// The command gets the terminal, so Ctrl-C reaches it and a shell gets job control.
+		if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {
+			attr.Sys.Foreground, attr.Sys.Ctty = true, 0
+		}
+	} else {
+		attr.Files[0] = devNull.Fd()
+	}
+	if c := r.svc.Credential; c != nil {
+		attr.Sys.Credential = &syscall.Credential{Uid: c.UID, Gid: c.GID, Groups: c.Groups}
+	}
+	return attr
+}
+
+// devNull is every service's stdin but the main command's.
+var devNull, _ = os.Open(os.DevNull)
+
+// serviceEnv is watchdog's environment with the service's own entries replacing or added.
+func serviceEnv(base []string, svc *config.Service) []string {
+	add := append([]string(nil), svc.Environment...)
+	if c := svc.Credential; c != nil && c.Home != "" {
+		add = append([]string{"HOME=" + c.Home, "USER=" + c.Name, "LOGNAME=" + c.Name}, add...)
+	}
+	env := make([]string, 0, len(base)+len(add))
+	index := make(map[string]int)
+	for _, kv := range append(base, add...) {
+		key, _, _ := strings.Cut(kv, "=")
+		if i, ok := index[key]; ok {
+			env[i] = kv
+			continue
+		}
+		index[key] = len(env)
+		env = append(env, kv)
+	}
+	return env
+}
+
+// lookPath finds the command the way execvp would with the service's PATH; a name with a
+// slash is taken relative to the working directory.
+func lookPath(name string, env []string, dir string) (string, error) {
+	if strings.Contains(name, "/") {
+		path := name
+		if !filepath.IsAbs(path) && dir != "" {
+			path = filepath.Join(dir, path)
+		}
+		return path, executable(path)
+	}
+	pathVar := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathVar = v
+		}
+	}
+	firstErr := error(&os.PathError{Op: "exec", Path: name, Err: unix.ENOENT})
+	for _, d := range filepath.SplitList(pathVar) {
+		path := filepath.Join(d, name)
+		err := executable(path)
+		if err == nil {
+			return path, nil
+		}
+		if !errors.Is(err, unix.ENOENT) && errors.Is(firstErr, unix.ENOENT) {
+			firstErr = err
+		}
+	}
+	return "", firstErr
+}
+
+func executable(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return &os.PathError{Op: "exec", Path: path, Err: unix.ENOENT}
+	}
+	if fi.IsDir() || unix.Access(path, unix.X_OK) != nil {
+		return &os.PathError{Op: "exec", Path: path, Err: unix.EACCES}
+	}
+	return nil
+}

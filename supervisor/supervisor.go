@@ -1,0 +1,375 @@
+// Package supervisor runs the services of a config (shared/DESIGN.md): one runner goroutine per
+// service, started in dependency order, restarted by policy, and stopped in reverse dependency
+// order within the shutdown budget when watchdog ends.
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"watchdog/reaper"
+	"watchdog/supervisor/config"
+	"watchdog/supervisor/signals"
+)
+
+// ErrShuttingDown refuses operator commands once the staged shutdown has begun.
+var ErrShuttingDown = errors.New("watchdog is shutting down")
+
+// Supervisor owns the runners and decides when they start, stop and when watchdog ends.
+type Supervisor struct {
+	cfg      *config.Config
+	reaper   *reaper.Reaper
+	log      *zap.Logger
+	runners  []*runner // in start order
+	byName   map[string]*runner
+	changed  chan struct{}
+	requests chan request
+	// forwardAll is the tini-style `--` mode without config services: every signal goes to
+	// the command, and SIGTERM/SIGINT also start the shutdown clock.
+	forwardAll bool
+	main       *runner // the `--` command, if any
+	wg         sync.WaitGroup
+
+	// Owned by the Run goroutine.
+	shutdown *shutdown
+}
+
+// shutdown is a staged shutdown under way.
+type shutdown struct {
+	reason   string
+	started  time.Time
+	killBy   time.Time   // every service's SIGKILL comes no later
+	deadline time.Time   // the end of the budget
+	signal   unix.Signal // forwardAll: the received signal, used as the command's stop signal
+	critical *runner     // the critical service whose failure ended watchdog
+	stopSent map[*runner]bool
+}
+
+type request struct {
+	op    string
+	names []string
+	reply chan error
+}
+
+// New prepares a runner for each service of cfg. Nothing starts before Run.
+func New(cfg *config.Config, r *reaper.Reaper, log *zap.Logger) *Supervisor {
+	s := &Supervisor{
+		cfg:      cfg,
+		reaper:   r,
+		log:      log,
+		byName:   make(map[string]*runner),
+		changed:  make(chan struct{}, 1),
+		requests: make(chan request),
+	}
+	for _, svc := range cfg.Services {
+		run := newRunner(svc, r, log, s.changed)
+		s.runners = append(s.runners, run)
+		s.byName[svc.Name] = run
+		if svc.Main {
+			s.main = run
+		}
+	}
+	s.forwardAll = s.main != nil && len(s.runners) == 1
+	return s
+}
+
+// Run supervises until watchdog should end and returns its exit code (DESIGN.md "Exit codes").
+func (s *Supervisor) Run(sigs <-chan os.Signal) int {
+	s.log.Info("supervising", zap.Int("services", len(s.runners)), zap.Int("pid", os.Getpid()),
+		zap.Duration("shutdown_timeout", s.cfg.Watchdog.ShutdownTimeout))
+	for _, r := range s.runners {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			r.run()
+		}()
+	}
+	var deadline <-chan time.Time
+	for {
+		s.reconcile()
+		if s.shutdown != nil {
+			if s.allDown() {
+				break
+			}
+			if deadline == nil {
+				t := time.NewTimer(time.Until(s.shutdown.deadline))
+				defer t.Stop()
+				deadline = t.C
+			}
+		}
+		select {
+		case sig := <-sigs:
+			s.onSignal(sig)
+		case <-s.changed:
+		case req := <-s.requests:
+			req.reply <- s.serve(req)
+		case <-deadline:
+			s.log.Error("shutdown_overdue", zap.String("reason", "services still alive at the end of the shutdown budget"))
+			return s.finish()
+		}
+	}
+	return s.finish()
+}
+
+// Status returns every service's snapshot in start order.
+func (s *Supervisor) Status() []Snapshot {
+	snaps := make([]Snapshot, len(s.runners))
+	for i, r := range s.runners {
+		snaps[i] = r.snapshot()
+	}
+	return snaps
+}
+
+// Control carries out an operator's start, stop or restart of the named services.
+func (s *Supervisor) Control(op string, names []string) error {
+	reply := make(chan error, 1)
+	s.requests <- request{op: op, names: names, reply: reply}
+	return <-reply
+}
+
+func (s *Supervisor) serve(req request) error {
+	if s.shutdown != nil {
+		return ErrShuttingDown
+	}
+	var kind commandKind
+	switch req.op {
+	case "start":
+		kind = cmdStart
+	case "stop":
+		kind = cmdStop
+	case "restart":
+		kind = cmdRestart
+	default:
+		return fmt.Errorf("unknown command %q", req.op)
+	}
+	var targets []*runner
+	for _, name := range req.names {
+		r, ok := s.byName[name]
+		if !ok {
+			return fmt.Errorf("no service %q", name)
+		}
+		if kind != cmdStop {
+			if dep := s.unreadyDependency(r); dep != "" {
+				return fmt.Errorf("%s: dependency %s is not ready", name, dep)
+			}
+		}
+		targets = append(targets, r)
+	}
+	for _, r := range targets {
+		s.log.Info("operator_"+req.op, zap.String("service", r.svc.Name))
+		r.send(command{kind: kind})
+	}
+	return nil
+}
+
+func (s *Supervisor) onSignal(sig os.Signal) {
+	if !signals.Forwardable(sig) {
+		return
+	}
+	usig := sig.(unix.Signal)
+	stopping := usig == unix.SIGTERM || usig == unix.SIGINT
+	switch {
+	case stopping && s.shutdown == nil:
+		s.beginShutdown("signal "+config.SignalName(usig), usig)
+	case s.forwardAll || !stopping:
+		for _, r := range s.runners {
+			if pgid, ok := r.signal(usig); ok {
+				s.log.Info("signal_forwarded", zap.String("service", r.svc.Name), zap.Int("pid", pgid),
+					zap.String("signal", config.SignalName(usig)))
+			}
+		}
+	}
+}
+
+// reconcile acts on the services' states: it starts what may start, notices when watchdog
+// should end, and during shutdown stops each service once its dependents are down.
+func (s *Supervisor) reconcile() {
+	if s.shutdown == nil {
+		if reason, critical := s.endReason(); reason != "" {
+			s.beginShutdown(reason, 0)
+			s.shutdown.critical = critical
+		}
+	}
+	if s.shutdown == nil {
+		for _, r := range s.runners {
+			snap := r.snapshot()
+			if snap.State == Waiting && !snap.Held && s.unreadyDependency(r) == "" {
+				r.send(command{kind: cmdStart})
+			}
+		}
+		return
+	}
+	for _, r := range s.runners {
+		if s.shutdown.stopSent[r] || s.dependentUp(r) {
+			continue
+		}
+		s.shutdown.stopSent[r] = true
+		if isDown(r.snapshot().State) {
+			continue
+		}
+		killAt := time.Now().Add(r.svc.StopGracePeriod)
+		if killAt.After(s.shutdown.killBy) {
+			killAt = s.shutdown.killBy
+		}
+		var sig unix.Signal
+		if r == s.main {
+			sig = s.shutdown.signal
+		}
+		r.send(command{kind: cmdShutdown, signal: sig, killAt: killAt})
+	}
+}
+
+// endReason says why watchdog should end now, or "" while it should go on.
+func (s *Supervisor) endReason() (string, *runner) {
+	if s.main != nil && isDown(s.main.snapshot().State) {
+		return "main command ended", nil
+	}
+	finished := true
+	for _, r := range s.runners {
+		snap := r.snapshot()
+		if snap.State == Failed && r.svc.Critical {
+			return "critical service " + r.svc.Name + " failed", r
+		}
+		switch {
+		case snap.State == Exited || snap.State == Completed || snap.State == Failed:
+		case snap.State == Waiting && s.blockedBy(r) != "":
+		default:
+			finished = false
+		}
+	}
+	if finished {
+		return "all services finished", nil
+	}
+	return "", nil
+}
+
+func (s *Supervisor) beginShutdown(reason string, sig unix.Signal) {
+	now := time.Now()
+	budget := s.cfg.Watchdog.ShutdownTimeout
+	// A tenth of the budget, at most half a second, is kept for the final sweep.
+	reserve := min(budget/10, 500*time.Millisecond)
+	s.shutdown = &shutdown{
+		reason:   reason,
+		started:  now,
+		killBy:   now.Add(budget - reserve),
+		deadline: now.Add(budget),
+		signal:   sig,
+		stopSent: make(map[*runner]bool),
+	}
+	s.log.Info("shutdown_started", zap.String("reason", reason), zap.Duration("budget", budget))
+}
+
+// finish sweeps what is left below watchdog, stops the runners and picks the exit code.
+func (s *Supervisor) finish() int {
+	sh := s.shutdown
+	// Past the deadline (services that would not die), the sweep still gets a moment to reap.
+	deadline := sh.deadline
+	if soon := time.Now().Add(100 * time.Millisecond); deadline.Before(soon) {
+		deadline = soon
+	}
+	s.reaper.Sweep(sh.killBy, deadline)
+	for _, r := range s.runners {
+		close(r.quit)
+	}
+	s.wg.Wait()
+	code := s.exitCode()
+	s.log.Info("shutdown_complete", zap.Int("exit_code", code), zap.String("reason", sh.reason),
+		zap.Duration("took", time.Since(sh.started).Round(time.Millisecond)))
+	return code
+}
+
+func (s *Supervisor) exitCode() int {
+	sh := s.shutdown
+	exitOf := func(r *runner) int {
+		if last := r.snapshot().LastExit; last != nil {
+			return last.Code
+		}
+		return 0
+	}
+	switch {
+	case sh.critical != nil:
+		return exitOf(sh.critical)
+	case s.main != nil:
+		return exitOf(s.main)
+	case sh.signal != 0 || sh.reason != "all services finished":
+		for _, r := range s.runners {
+			if r.snapshot().Killed {
+				return 1
+			}
+		}
+		return 0
+	}
+	// Everything finished by itself: the first failure's code, else 0.
+	var first *Snapshot
+	for _, r := range s.runners {
+		snap := r.snapshot()
+		if snap.LastExit == nil || snap.LastExit.Code == 0 || (snap.State != Failed && snap.State != Exited) {
+			continue
+		}
+		if first == nil || snap.Since.Before(first.Since) {
+			first = &snap
+		}
+	}
+	if first != nil {
+		return first.LastExit.Code
+	}
+	return 0
+}
+
+// unreadyDependency names a dependency of r that is not ready, or "".
+func (s *Supervisor) unreadyDependency(r *runner) string {
+	for _, dep := range r.svc.DependsOn {
+		if !s.byName[dep].snapshot().Ready {
+			return dep
+		}
+	}
+	return ""
+}
+
+// blockedBy names the dependency, direct or not, whose end keeps r from ever starting by
+// itself, or "".
+func (s *Supervisor) blockedBy(r *runner) string {
+	for _, name := range r.svc.DependsOn {
+		dep := s.byName[name]
+		switch snap := dep.snapshot(); {
+		case snap.State == Failed || snap.State == Exited || (snap.State == Stopped && snap.Held):
+			return name
+		case snap.State == Waiting:
+			if s.blockedBy(dep) != "" {
+				return name
+			}
+		}
+	}
+	return ""
+}
+
+// dependentUp reports whether a service that depends on r is not down yet.
+func (s *Supervisor) dependentUp(r *runner) bool {
+	for _, other := range s.runners {
+		if slices.Contains(other.svc.DependsOn, r.svc.Name) && !isDown(other.snapshot().State) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Supervisor) allDown() bool {
+	for _, r := range s.runners {
+		if !isDown(r.snapshot().State) {
+			return false
+		}
+	}
+	return true
+}
+
+// isDown reports whether a service in state st has no process and none coming by itself.
+func isDown(st State) bool {
+	return st == Stopped || st == Exited || st == Failed || st == Completed
+}
