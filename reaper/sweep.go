@@ -2,6 +2,7 @@ package reaper
 
 import (
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -62,51 +63,27 @@ func signalBelow(sig unix.Signal) int {
 	return len(pids)
 }
 
-// descendants lists the processes below root, read from /proc.
+// descendants lists the processes below root, walking /proc/PID/task/TID/children (a child
+// is listed under the thread that forked it, so every thread is read).
 func descendants(root int) []int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	children := make(map[int][]int)
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if ppid, ok := parentOf(pid); ok {
-			children[ppid] = append(children[ppid], pid)
-		}
-	}
 	var found []int
 	queue := []int{root}
 	for len(queue) > 0 {
-		p := queue[0]
+		pid := queue[0]
 		queue = queue[1:]
-		for _, c := range children[p] {
-			found = append(found, c)
-			queue = append(queue, c)
+		tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
+		for _, task := range tasks {
+			data, err := os.ReadFile(task)
+			if err != nil {
+				continue // the process ended meanwhile
+			}
+			for _, field := range strings.Fields(string(data)) {
+				if child, err := strconv.Atoi(field); err == nil {
+					found = append(found, child)
+					queue = append(queue, child)
+				}
+			}
 		}
 	}
 	return found
-}
-
-// parentOf reads the ppid field of /proc/PID/stat; the command name before it may hold spaces
-// and parentheses, so the fields are counted from the last ')'.
-func parentOf(pid int) (int, bool) {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	s := string(stat)
-	end := strings.LastIndexByte(s, ')')
-	if end < 0 {
-		return 0, false
-	}
-	fields := strings.Fields(s[end+1:])
-	if len(fields) < 2 {
-		return 0, false
-	}
-	ppid, err := strconv.Atoi(fields[1])
-	return ppid, err == nil
 }
