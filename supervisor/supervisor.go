@@ -118,11 +118,19 @@ func (s *Supervisor) Run(sigs <-chan os.Signal) int {
 	return s.finish()
 }
 
-// Status returns every service's snapshot in start order.
+// Status returns every service's snapshot in start order. It is safe to call from any goroutine.
 func (s *Supervisor) Status() []Snapshot {
 	snaps := make([]Snapshot, len(s.runners))
 	for i, r := range s.runners {
 		snaps[i] = r.snapshot()
+		if snaps[i].State != Waiting || snaps[i].Held {
+			continue
+		}
+		if dep := s.blockedBy(r); dep != "" {
+			snaps[i].Reason = "dependency " + dep + " is down for good"
+		} else if dep := s.unreadyDependency(r); dep != "" {
+			snaps[i].Reason = "waiting for " + dep
+		}
 	}
 	return snaps
 }
