@@ -246,8 +246,10 @@ func (r *runner) start() {
 	r.mu.Lock()
 	r.pgid = pid
 	r.mu.Unlock()
+	// A oneshot is ready only once it has completed.
+	ready := !r.svc.Oneshot
 	r.update(func(s *Snapshot) {
-		s.State, s.Since, s.Pid, s.StartedAt, s.Reason, s.Ready = Running, now, pid, now, "", true
+		s.State, s.Since, s.Pid, s.StartedAt, s.Reason, s.Ready = Running, now, pid, now, "", ready
 	})
 	r.log.Info("started", zap.Int("pid", pid), zap.Int("restarts", r.snapshot().Restarts))
 }
@@ -311,6 +313,7 @@ func (r *runner) ended(success bool, code int, reason string) {
 	case r.svc.Oneshot && success:
 		r.update(func(s *Snapshot) { s.Ready = true })
 		r.setState(Completed, "")
+		r.log.Info("completed")
 		return
 	case !shouldRestart(r.svc.Restart, success):
 		if success {
