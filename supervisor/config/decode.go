@@ -43,7 +43,9 @@ func parse(path string, data []byte, euid int) (*Config, error) {
 	}
 	var services []*Service
 	tables := map[string]*table{}
+	named := 0
 	if all, ok := doc.table("services"); ok {
+		named = len(all.keys())
 		for _, name := range all.keys() {
 			t, ok := all.table(name)
 			if !ok {
@@ -57,7 +59,7 @@ func parse(path string, data []byte, euid int) (*Config, error) {
 		}
 	}
 	doc.finish()
-	if !doc.has("watchdog") && len(services) == 0 {
+	if !doc.has("watchdog") && named == 0 {
 		probs.add(0, "", "no [watchdog] table and no services")
 	}
 	cfg.Services = orderServices(services, tables)

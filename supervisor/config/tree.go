@@ -30,7 +30,7 @@ func readDocument(data []byte) (*node, *Error) {
 	}
 	root := &node{value: map[string]any{}, children: map[string]*node{}}
 	for name, p := range top {
-		child, err := readNode(&md, p, toml.Key{name})
+		child, err := readNode(&md, p, toml.Key{name}, 0)
 		if err != nil {
 			return nil, &Error{Msg: err.Error()}
 		}
@@ -39,31 +39,35 @@ func readDocument(data []byte) (*node, *Error) {
 	return root, nil
 }
 
-func readNode(md *toml.MetaData, p toml.Primitive, key toml.Key) (*node, error) {
+// readNode reads the value p of key and what is under it. parentLine stands in for
+// a key whose line the toml package does not record (an empty key, "" = 1).
+func readNode(md *toml.MetaData, p toml.Primitive, key toml.Key, parentLine int) (*node, error) {
 	n := &node{key: key.String(), line: keyLine(md, p)}
-	implicit := n.line == 0
 	if err := md.PrimitiveDecode(p, &n.value); err != nil {
 		return nil, err
 	}
-	if _, isTable := n.value.(map[string]any); !isTable {
-		return n, nil
-	}
-	var fields map[string]toml.Primitive
-	if err := md.PrimitiveDecode(p, &fields); err != nil {
-		return nil, err
-	}
-	n.children = make(map[string]*node, len(fields))
-	for name, fp := range fields {
-		child, err := readNode(md, fp, append(slices.Clip(key), name))
-		if err != nil {
+	if _, isTable := n.value.(map[string]any); isTable {
+		var fields map[string]toml.Primitive
+		if err := md.PrimitiveDecode(p, &fields); err != nil {
 			return nil, err
 		}
-		n.children[name] = child
-		// A table never named in a header ([a.b.c] implies [a.b]) has no line of
-		// its own: its first key stands in for it.
-		if implicit && child.line > 0 && (n.line == 0 || child.line < n.line) {
-			n.line = child.line
+		implicit := n.line == 0
+		n.children = make(map[string]*node, len(fields))
+		for name, fp := range fields {
+			child, err := readNode(md, fp, append(slices.Clip(key), name), max(n.line, parentLine))
+			if err != nil {
+				return nil, err
+			}
+			n.children[name] = child
+			// A table never named in a header ([a.b.c] implies [a.b]) has no line
+			// of its own: its first key stands in for it.
+			if implicit && child.line > 0 && (n.line == 0 || child.line < n.line) {
+				n.line = child.line
+			}
 		}
+	}
+	if n.line == 0 {
+		n.line = parentLine
 	}
 	return n, nil
 }
