@@ -164,6 +164,20 @@ restart = "no"
 `,
 		want: `w.toml:1: services.web.command: is required`,
 	}, {
+		name: "service named only by its healthcheck table",
+		text: `[watchdog]
+
+[services.web.healthcheck]
+tcp = "localhost:80"
+`,
+		want: `w.toml:3: services.web.command: is required`,
+	}, {
+		name: "array of tables",
+		text: `[[services.web]]
+command = ["/bin/sh"]
+`,
+		want: `w.toml:1: services.web: must be a table, not an array of tables`,
+	}, {
 		name: "empty command",
 		text: `[services.web]
 command = []

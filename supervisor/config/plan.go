@@ -23,6 +23,9 @@ func (c *Config) WritePlan(w io.Writer) error {
 	for i, s := range c.Services {
 		names[i] = s.Name
 	}
+	if len(names) == 0 {
+		names = append(names, "(no services)")
+	}
 	p.line("# start order: %s", strings.Join(names, ", "))
 	p.line("")
 	p.line("[watchdog]")

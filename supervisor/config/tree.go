@@ -42,7 +42,8 @@ func readDocument(data []byte) (*node, *Error) {
 // readNode reads the value p of key and what is under it. parentLine stands in for
 // a key whose line the toml package does not record (an empty key, "" = 1).
 func readNode(md *toml.MetaData, p toml.Primitive, key toml.Key, parentLine int) (*node, error) {
-	n := &node{key: key.String(), line: keyLine(md, p)}
+	own := keyLine(md, p)
+	n := &node{key: key.String(), line: own}
 	if err := md.PrimitiveDecode(p, &n.value); err != nil {
 		return nil, err
 	}
@@ -51,17 +52,16 @@ func readNode(md *toml.MetaData, p toml.Primitive, key toml.Key, parentLine int)
 		if err := md.PrimitiveDecode(p, &fields); err != nil {
 			return nil, err
 		}
-		implicit := n.line == 0
 		n.children = make(map[string]*node, len(fields))
 		for name, fp := range fields {
-			child, err := readNode(md, fp, append(slices.Clip(key), name), max(n.line, parentLine))
+			child, err := readNode(md, fp, append(slices.Clip(key), name), max(own, parentLine))
 			if err != nil {
 				return nil, err
 			}
 			n.children[name] = child
 			// A table never named in a header ([a.b.c] implies [a.b]) has no line
 			// of its own: its first key stands in for it.
-			if implicit && child.line > 0 && (n.line == 0 || child.line < n.line) {
+			if own == 0 && child.line > 0 && (n.line == 0 || child.line < n.line) {
 				n.line = child.line
 			}
 		}
@@ -76,15 +76,15 @@ func readNode(md *toml.MetaData, p toml.Primitive, key toml.Key, parentLine int)
 // key positions private and hands them out only in the ParseError it wraps around an
 // Unmarshaler's error, so we decode into an Unmarshaler that always fails.
 func keyLine(md *toml.MetaData, p toml.Primitive) int {
-	if perr, ok := errors.AsType[toml.ParseError](md.PrimitiveDecode(p, linePrivy{})); ok {
+	if perr, ok := errors.AsType[toml.ParseError](md.PrimitiveDecode(p, positionProbe{})); ok {
 		return perr.Position.Line
 	}
 	return 0
 }
 
-type linePrivy struct{}
+type positionProbe struct{}
 
-func (linePrivy) UnmarshalTOML(any) error { return errors.New("position wanted") }
+func (positionProbe) UnmarshalTOML(any) error { return errors.New("position wanted") }
 
 // table reads the keys of one TOML table into typed values. Each problem is reported
 // against its key's line; every key not read by the time finish is called is unknown.
@@ -236,6 +236,10 @@ func (t *table) integer(name string, dst *int, least int) bool {
 	}
 	if n < int64(least) {
 		t.errorf(name, "must be at least %d, not %d", least, n)
+		return false
+	}
+	if int64(int(n)) != n {
+		t.errorf(name, "%d is too large", n)
 		return false
 	}
 	*dst = int(n)
