@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -73,6 +74,28 @@ func TestSendFails(t *testing.T) {
 		if err := Send("READY=1"); err == nil {
 			t.Errorf("NOTIFY_SOCKET=%s: Send succeeded", addr)
 		}
+	}
+}
+
+// TestSendGivesUpOnStalledManager: a manager that stops reading must not hang its caller.
+func TestSendGivesUpOnStalledManager(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stalled.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	t.Setenv("NOTIFY_SOCKET", path)
+
+	// The queue holds max_dgram_qlen datagrams; the send after it fills must time out.
+	limit := readIntFile(t, "/proc/sys/net/unix/max_dgram_qlen") + 2
+	for range limit {
+		if err = Send("WATCHDOG=1"); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("after %d sends to a manager that never reads: %v, want a deadline error", limit, err)
 	}
 }
 
