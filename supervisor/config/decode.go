@@ -45,8 +45,9 @@ func parse(path string, data []byte, euid int) (*Config, error) {
 	tables := map[string]*table{}
 	named := 0
 	if all, ok := doc.table("services"); ok {
-		named = len(all.keys())
-		for _, name := range all.keys() {
+		names := all.keys()
+		named = len(names)
+		for _, name := range names {
 			t, ok := all.table(name)
 			if !ok {
 				continue
