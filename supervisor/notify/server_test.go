@@ -351,3 +351,47 @@ func TestDatagramWithoutCredentialsIsRejected(t *testing.T) {
 		t.Errorf("got %+v, want ErrNoCredentials and no fields", m)
 	}
 }
+
+// TestPassedDescriptorsAreNotKept: a sender that attaches descriptors (FDSTORE=1) must not
+// leave them open in watchdog, which has no use for them.
+func TestPassedDescriptorsAreNotKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "web.sock")
+	s := listen(t, path, -1, -1)
+	var pipe [2]int
+	if err := unix.Pipe2(pipe[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pipe[0])
+	defer unix.Close(pipe[1])
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	rights := unix.UnixRights(pipe[0], pipe[1])
+	if err := unix.Sendmsg(fd, []byte("FDSTORE=1\nREADY=1"), rights, &unix.SockaddrUnix{Name: path}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if m := receive(t, s); m.Err != nil || !m.Ready {
+		t.Fatalf("got %+v, want READY=1", m)
+	}
+
+	var st unix.Stat_t
+	if err := unix.Fstat(pipe[0], &st); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("pipe:[%d]", st.Ino)
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := 0
+	for _, fd := range fds {
+		if target, _ := os.Readlink("/proc/self/fd/" + fd.Name()); target == want {
+			open++
+		}
+	}
+	if open != 2 {
+		t.Errorf("%d descriptors of the passed pipe are open, want only the test's own 2", open)
+	}
+}
