@@ -16,6 +16,7 @@ import (
 
 	"watchdog/reaper"
 	"watchdog/supervisor/config"
+	"watchdog/supervisor/notify"
 )
 
 // A runner is one service's state machine. Its goroutine (run) alone changes the service's
@@ -32,10 +33,10 @@ type runner struct {
 	// Owned by the run goroutine.
 	proc     *process
 	stop     *stopRequest // why and until when the current process is being stopped
-	timer    *time.Timer  // backoff, or escalation of a stop to SIGKILL
-	timerC   <-chan time.Time
-	restarts []time.Time // times of restarts the policy made, for the restart limit
-	failures int         // consecutive failed runs, for the backoff
+	timer    alarm        // backoff, or escalation of a stop to SIGKILL
+	restarts []time.Time  // times of restarts the policy made, for the restart limit
+	failures int          // consecutive failed runs, for the backoff
+	readiness
 
 	mu   sync.Mutex
 	pgid int      // guarded by mu: the process group while any of it may be alive, else 0
@@ -54,6 +55,7 @@ type process struct {
 // stopRequest says why a process is being stopped and what follows.
 type stopRequest struct {
 	then   stopOutcome
+	reason string // thenRecover: why the run failed
 	signal unix.Signal
 	killAt time.Time
 	killed bool
@@ -65,6 +67,7 @@ const (
 	thenSettle  stopOutcome = iota // the process ended by itself; its group is being cleaned up
 	thenStopped                    // stopped by the operator or by shutdown
 	thenRestart                    // restarted by the operator
+	thenRecover                    // hung or never ready: the run counts as a failure for the restart policy
 )
 
 type commandKind int
@@ -83,17 +86,26 @@ type command struct {
 	done   chan<- struct{}
 }
 
-func newRunner(svc *config.Service, r *reaper.Reaper, log *zap.Logger, changed chan<- struct{}) *runner {
-	return &runner{
+func newRunner(svc *config.Service, r *reaper.Reaper, log *zap.Logger, changed chan<- struct{}, controlSocket string) (*runner, error) {
+	run := &runner{
 		svc:     svc,
 		reaper:  r,
 		log:     log.With(zap.String("service", svc.Name)),
-		env:     serviceEnv(os.Environ(), svc),
 		changed: changed,
 		cmds:    make(chan command),
 		quit:    make(chan struct{}),
 		snap:    Snapshot{Name: svc.Name, State: Waiting, Since: time.Now()},
 	}
+	// What a manager above watchdog set for watchdog's own sd_notify is not the services'.
+	run.env = serviceEnv(notify.StripEnv(os.Environ()), svc)
+	if svc.Notify {
+		env, err := run.openNotify(notifySocketPath(controlSocket, svc.Name))
+		if err != nil {
+			return nil, fmt.Errorf("service %s: %w", svc.Name, err)
+		}
+		run.env = append(run.env, env...)
+	}
+	return run, nil
 }
 
 // snapshot returns a copy of the service's published state.
@@ -136,11 +148,21 @@ func (r *runner) run() {
 			r.exited(st)
 		case <-gone:
 			r.groupGone()
-		case <-r.timerC:
-			r.timerC = nil
+		case <-r.timer.C:
+			r.timer.stop()
 			r.timerFired()
+		case m := <-r.notifyMessages():
+			r.notified(m)
+		case <-r.startupAlarm.C:
+			r.startupAlarm.stop()
+			r.recover("unready", fmt.Sprintf("not ready within startup_timeout %s", r.svc.StartupTimeout))
+		case <-r.watchdogAlarm.C:
+			r.watchdogAlarm.stop()
+			r.recover("watchdog_timeout", fmt.Sprintf("no WATCHDOG=1 within %s", r.watchdogTimeout))
 		case <-r.quit:
-			r.cancelTimer()
+			r.timer.stop()
+			r.endReadiness()
+			r.closeNotify()
 			return
 		}
 	}
@@ -177,7 +199,7 @@ func (r *runner) handle(c command) {
 // stopNow stops the current process (its whole group) or, with none, puts the service down.
 func (r *runner) stopNow(then stopOutcome, sig unix.Signal, killAt time.Time) {
 	if r.proc == nil {
-		r.cancelTimer()
+		r.timer.stop()
 		r.setState(Stopped, "")
 		return
 	}
@@ -188,7 +210,7 @@ func (r *runner) stopNow(then stopOutcome, sig unix.Signal, killAt time.Time) {
 		}
 		if killAt.Before(r.stop.killAt) {
 			r.stop.killAt = killAt
-			r.armTimer(time.Until(killAt))
+			r.timer.set(time.Until(killAt))
 		}
 		return
 	}
@@ -200,7 +222,7 @@ func (r *runner) stopNow(then stopOutcome, sig unix.Signal, killAt time.Time) {
 	r.log.Info("stopping", zap.Int("pid", pid), zap.String("signal", config.SignalName(sig)),
 		zap.Duration("grace", time.Until(killAt).Round(time.Millisecond)))
 	r.signal(sig)
-	r.armTimer(time.Until(killAt))
+	r.timer.set(time.Until(killAt))
 }
 
 func (r *runner) timerFired() {
@@ -220,7 +242,7 @@ func (r *runner) timerFired() {
 // start runs the command once. A start that fails is a run that ended at once, with the code
 // a shell would give: 127 when the command is missing, 126 when it cannot be executed.
 func (r *runner) start() {
-	r.cancelTimer()
+	r.timer.stop()
 	path, argv := r.svc.Command[0], r.svc.Command
 	resolved, err := lookPath(path, r.env, r.svc.WorkingDir)
 	var pid int
@@ -246,12 +268,11 @@ func (r *runner) start() {
 	r.mu.Lock()
 	r.pgid = pid
 	r.mu.Unlock()
-	// A oneshot is ready only once it has completed.
-	ready := !r.svc.Oneshot
 	r.update(func(s *Snapshot) {
-		s.State, s.Since, s.Pid, s.StartedAt, s.Reason, s.Ready = Running, now, pid, now, "", ready
+		s.State, s.Since, s.Pid, s.StartedAt, s.Reason, s.Ready = Starting, now, pid, now, "", false
 	})
 	r.log.Info("started", zap.Int("pid", pid), zap.Int("restarts", r.snapshot().Restarts))
+	r.beginReadiness(now)
 }
 
 // exited records the main process's exit and waits for the rest of its group, stopping it
@@ -259,6 +280,7 @@ func (r *runner) start() {
 func (r *runner) exited(st reaper.Status) {
 	p := r.proc
 	p.exit, p.status = nil, &st
+	r.endReadiness()
 	last := &Exit{Code: st.Code()}
 	fields := []zap.Field{zap.Int("pid", st.Pid), zap.Int("exit_code", last.Code)}
 	if st.Wait.Signaled() {
@@ -282,7 +304,7 @@ func (r *runner) exited(st reaper.Status) {
 func (r *runner) groupGone() {
 	p, stop := r.proc, r.stop
 	r.proc, r.stop = nil, nil
-	r.cancelTimer()
+	r.timer.stop()
 	r.mu.Lock()
 	r.pgid = 0
 	r.mu.Unlock()
@@ -297,6 +319,10 @@ func (r *runner) groupGone() {
 		return
 	}
 	st := *p.status
+	if stop != nil && stop.then == thenRecover {
+		r.ended(false, st.Code(), stop.reason)
+		return
+	}
 	ok := succeeded(st, r.svc.SuccessExitCodes)
 	if ok || st.At.Sub(p.started) >= r.svc.RestartMaxDelay {
 		r.failures = 0
@@ -338,11 +364,11 @@ func (r *runner) ended(success bool, code int, reason string) {
 	}
 	restarts := r.snapshot().Restarts + 1
 	r.update(func(s *Snapshot) {
-		s.State, s.Since, s.Restarts, s.RetryAt, s.Reason = Backoff, now, restarts, now.Add(delay), ""
+		s.State, s.Since, s.Restarts, s.RetryAt, s.Reason = Backoff, now, restarts, now.Add(delay), reason
 	})
 	r.log.Info("restarting", zap.Int("restarts", restarts), zap.Duration("delay", delay.Round(time.Millisecond)),
 		zap.Int("exit_code", code))
-	r.armTimer(delay)
+	r.timer.set(delay)
 }
 
 func (r *runner) fail(reason string) {
@@ -370,16 +396,22 @@ func (r *runner) update(change func(*Snapshot)) {
 	}
 }
 
-func (r *runner) armTimer(d time.Duration) {
-	r.cancelTimer()
-	r.timer = time.NewTimer(max(d, 0))
-	r.timerC = r.timer.C
+// alarm is a timer a runner selects on: C is nil, and never fires, while it is not set.
+type alarm struct {
+	t *time.Timer
+	C <-chan time.Time
 }
 
-func (r *runner) cancelTimer() {
-	if r.timer != nil {
-		r.timer.Stop()
-		r.timer, r.timerC = nil, nil
+func (a *alarm) set(d time.Duration) {
+	a.stop()
+	a.t = time.NewTimer(max(d, 0))
+	a.C = a.t.C
+}
+
+func (a *alarm) stop() {
+	if a.t != nil {
+		a.t.Stop()
+		a.t, a.C = nil, nil
 	}
 }
 

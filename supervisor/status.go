@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -40,7 +41,10 @@ type Snapshot struct {
 	StartedAt time.Time `json:"started_at,omitzero"`
 	RetryAt   time.Time `json:"retry_at,omitzero"` // in Backoff: when it starts again
 	Held      bool      `json:"held,omitempty"`    // stopped by the operator: no policy starts it
-	Killed    bool      `json:"killed,omitempty"`  // its last stop needed SIGKILL
+	// Health is "starting", "healthy" or "unhealthy" for a service with a healthcheck, else "".
+	Health     string `json:"health,omitempty"`
+	StatusText string `json:"status_text,omitempty"` // the last STATUS= an sd_notify service sent
+	Killed     bool   `json:"killed,omitempty"`      // its last stop needed SIGKILL
 }
 
 // Up reports whether the service has a main process.
@@ -71,6 +75,9 @@ func (s Snapshot) Line(now time.Time) string {
 		details = append(details, fmt.Sprintf("pid %d", s.Pid))
 	}
 	details = append(details, fmt.Sprintf("restarts %d", s.Restarts))
+	if s.Up() && s.Health != "" {
+		details = append(details, s.Health)
+	}
 	switch s.State {
 	case Running:
 		details = append(details, "up "+roundDuration(now.Sub(s.StartedAt)))
@@ -84,6 +91,9 @@ func (s Snapshot) Line(now time.Time) string {
 	}
 	if s.LastExit != nil && !s.Up() {
 		details = append(details, fmt.Sprintf("exit %d", s.LastExit.Code))
+	}
+	if s.StatusText != "" && s.Up() {
+		details = append(details, strconv.Quote(s.StatusText))
 	}
 	return fmt.Sprintf("Service %s: %s (%s)", s.Name, word, strings.Join(details, ", "))
 }

@@ -58,8 +58,9 @@ type request struct {
 	reply chan error
 }
 
-// New prepares a runner for each service of cfg. Nothing starts before Run.
-func New(cfg *config.Config, r *reaper.Reaper, log *zap.Logger) *Supervisor {
+// New prepares a runner for each service of cfg. Nothing starts before Run. It fails only when
+// a service's sd_notify socket cannot be made, and then leaves nothing behind.
+func New(cfg *config.Config, r *reaper.Reaper, log *zap.Logger) (*Supervisor, error) {
 	s := &Supervisor{
 		cfg:      cfg,
 		reaper:   r,
@@ -69,7 +70,13 @@ func New(cfg *config.Config, r *reaper.Reaper, log *zap.Logger) *Supervisor {
 		requests: make(chan request),
 	}
 	for _, svc := range cfg.Services {
-		run := newRunner(svc, r, log, s.changed)
+		run, err := newRunner(svc, r, log, s.changed, cfg.Watchdog.ControlSocket)
+		if err != nil {
+			for _, made := range s.runners {
+				made.closeNotify()
+			}
+			return nil, err
+		}
 		s.runners = append(s.runners, run)
 		s.byName[svc.Name] = run
 		if svc.Main {
@@ -77,7 +84,7 @@ func New(cfg *config.Config, r *reaper.Reaper, log *zap.Logger) *Supervisor {
 		}
 	}
 	s.forwardAll = s.main != nil && len(s.runners) == 1
-	return s
+	return s, nil
 }
 
 // Run supervises until watchdog should end and returns its exit code (DESIGN.md "Exit codes").

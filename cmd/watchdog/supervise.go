@@ -90,7 +90,12 @@ func superviseCommand(args []string) int {
 		return 1
 	}
 	defer r.Close()
-	return supervisor.New(cfg, r, log).Run(sigs)
+	sup, err := supervisor.New(cfg, r, log)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "watchdog: %v\n", err)
+		return 1
+	}
+	return sup.Run(sigs)
 }
 
 // loadConfig reads the config file named by the flag or $WATCHDOG_CONFIG. Without either, a
