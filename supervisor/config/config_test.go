@@ -485,3 +485,14 @@ func assertConfig(t *testing.T, got, want *Config) {
 		}
 	}
 }
+
+func TestZeroRestartDelayWithLimit(t *testing.T) {
+	cfg := mustParse(t, `[services.web]
+command = ["/bin/sh"]
+restart_delay = "0s"
+max_restarts = 100
+`, fixture(t))
+	if web := cfg.Services[0]; web.RestartDelay != 0 || web.MaxRestarts != 100 {
+		t.Fatalf("restart_delay %s, max_restarts %d; want 0s and 100", web.RestartDelay, web.MaxRestarts)
+	}
+}

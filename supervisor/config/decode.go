@@ -159,7 +159,9 @@ func decodeRestart(t *table, s *Service) {
 			t.errorf("restart", "must be %q, %q or %q, not %q", RestartAlways, RestartOnFailure, RestartNo, restart)
 		}
 	}
-	t.positiveDuration("restart_delay", &s.RestartDelay)
+	// "0s" restarts at once, every time: allowed only with a restart limit, so that no
+	// setting can make a restart storm.
+	t.duration("restart_delay", &s.RestartDelay)
 	t.positiveDuration("restart_max_delay", &s.RestartMaxDelay)
 	if s.RestartMaxDelay < s.RestartDelay {
 		if t.has("restart_max_delay") {
@@ -169,6 +171,9 @@ func decodeRestart(t *table, s *Service) {
 		}
 	}
 	t.integer("max_restarts", &s.MaxRestarts, 0)
+	if s.RestartDelay == 0 && s.MaxRestarts == 0 && s.Restart != RestartNo {
+		t.errorf("restart_delay", "0s needs max_restarts > 0: without backoff or a limit a crashing service restarts in a storm")
+	}
 	t.positiveDuration("restart_window", &s.RestartWindow)
 
 	var codes []int64

@@ -108,6 +108,13 @@ restart_max_delay = "5s"
 `,
 		want: `w.toml:4: services.web.restart_max_delay: must not be shorter than restart_delay (10s)`,
 	}, {
+		name: "zero restart_delay without a restart limit",
+		text: `[services.web]
+command = ["/bin/sh"]
+restart_delay = "0s"
+`,
+		want: `w.toml:3: services.web.restart_delay: 0s needs max_restarts > 0: without backoff or a limit a crashing service restarts in a storm`,
+	}, {
 		name: "restart_delay above the default restart_max_delay",
 		text: `[services.web]
 command = ["/bin/sh"]
