@@ -67,7 +67,10 @@ type watchdogRun struct {
 	stdout *lineLog
 	stderr *lineLog
 	exited chan struct{}
-	code   int // valid once exited is closed: the exit code, or 128+N for signal N
+	// Valid once exited is closed: the exit code, or 128+N when signal N ended the
+	// process (as PID 1, unshare dies of the signal that ended watchdog).
+	code     int
+	signaled bool
 }
 
 // startWatchdog runs watchdog with args; t.Cleanup ends it and checks what it left.
@@ -128,7 +131,11 @@ func launch(t *testing.T, mode runMode, tty *os.File, args []string) *watchdogRu
 	w.stdout, w.stderr = readLines(stdoutR), readLines(stderrR)
 	go func() {
 		w.cmd.Wait() // the exit status is all that matters here, not the error
-		w.code = exitCode(w.cmd.ProcessState)
+		status, _ := w.cmd.ProcessState.Sys().(syscall.WaitStatus)
+		w.code, w.signaled = w.cmd.ProcessState.ExitCode(), status.Signaled()
+		if w.signaled {
+			w.code = 128 + int(status.Signal())
+		}
 		close(w.exited)
 	}()
 	t.Cleanup(w.teardown)
@@ -144,13 +151,6 @@ func requirePIDNamespaces(t *testing.T) {
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Skip("watchdog as PID 1 needs unshare(1) from util-linux:", err)
 	}
-}
-
-func exitCode(state *os.ProcessState) int {
-	if status, ok := state.Sys().(syscall.WaitStatus); ok && status.Signaled() {
-		return 128 + int(status.Signal())
-	}
-	return state.ExitCode()
 }
 
 // findWatchdog returns watchdog's pid. As PID 1 it is the child of unshare, found once it
@@ -191,11 +191,15 @@ func (w *watchdogRun) signal(sig unix.Signal) {
 	}
 }
 
-// waitExit waits for watchdog to exit and returns its exit code.
+// waitExit waits for watchdog to exit and returns its exit code. watchdog reports a
+// command's death by a signal as the code 128+N; dying of one itself is a failure.
 func (w *watchdogRun) waitExit(timeout time.Duration) int {
 	w.t.Helper()
 	select {
 	case <-w.exited:
+		if w.signaled {
+			w.t.Errorf("watchdog died of signal %d instead of exiting", w.code-128)
+		}
 		return w.code
 	case <-time.After(timeout):
 		w.t.Fatalf("watchdog still running %v later", timeout)
@@ -317,14 +321,20 @@ func (w *watchdogRun) reports(prefix string) []string {
 // prefix n times, e.g. waitReport("grandchild signal 10", 1), and returns those lines.
 func (w *watchdogRun) waitReport(prefix string, n int) []string {
 	w.t.Helper()
-	deadline := time.After(eventTimeout)
+	return w.waitReportWithin(eventTimeout, prefix, n)
+}
+
+// waitReportWithin is waitReport for reports that may take longer than eventTimeout.
+func (w *watchdogRun) waitReportWithin(timeout time.Duration, prefix string, n int) []string {
+	w.t.Helper()
+	deadline := time.After(timeout)
 	for {
 		if found := w.reports(prefix); len(found) >= n {
 			return found
 		}
 		select {
 		case <-deadline:
-			w.t.Fatalf("fixture reported %q %d times within %v, want %d", prefix, len(w.reports(prefix)), eventTimeout, n)
+			w.t.Fatalf("fixture reported %q %d times within %v, want %d", prefix, len(w.reports(prefix)), timeout, n)
 		case <-time.After(pollInterval):
 		}
 	}

@@ -1,0 +1,69 @@
+package integration
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestOrphansAreReapedWhileCommandRuns(t *testing.T) {
+	const (
+		orphans = 2000
+		// The promise: no zombie left a second after the last orphan was created.
+		reapedWithin = time.Second
+		// Forking 2,000 processes takes seconds on a busy machine.
+		createTimeout = time.Minute
+	)
+	inEachMode(t, func(t *testing.T, mode runMode) {
+		// Debug level logs each orphan reaped: proof that watchdog, not the test
+		// process above it, reaped them.
+		w := startWatchdog(t, mode, "--log-level", "debug", "--", fixtureBin, "orphans", strconv.Itoa(orphans))
+		w.waitReportWithin(createTimeout, "main orphans-created", 1)
+		created := time.Now()
+		for {
+			left := orphansOf(w.pid)
+			if len(left) == 0 {
+				break
+			}
+			if time.Since(created) > reapedWithin {
+				t.Fatalf("%d orphans below watchdog %v after the last was created, %d of them zombies; first: %v",
+					len(left), reapedWithin, countZombies(left), left[0])
+			}
+			time.Sleep(pollInterval)
+		}
+		if reaped := w.events("orphan_reaped"); len(reaped) != orphans {
+			t.Errorf("watchdog logged %d orphan_reaped events, want %d", len(reaped), orphans)
+		}
+
+		// The fixture dies of SIGTERM's default action.
+		w.signal(unix.SIGTERM)
+		if code := w.waitExit(eventTimeout); code != 128+int(unix.SIGTERM) {
+			t.Errorf("watchdog exited %d, want 143", code)
+		}
+	})
+}
+
+// orphansOf returns watchdog's children other than the command: the orphans still alive
+// (their command line is the fixture's orphan-batch, whose forks they are) and the zombies.
+func orphansOf(watchdog int) []proc {
+	var orphans []proc
+	for _, child := range childrenOf(allProcs(), watchdog) {
+		if child.zombie() || strings.Contains(child.cmdline, "orphan-batch") {
+			orphans = append(orphans, child)
+		}
+	}
+	return orphans
+}
+
+func countZombies(procs []proc) int {
+	n := 0
+	for _, p := range procs {
+		if p.zombie() {
+			n++
+		}
+	}
+	return n
+}
