@@ -115,16 +115,7 @@ func TestStopKillsTheCommandInFlight(t *testing.T) {
 	c := start(t, healthcheck(command("sh", "-c", `echo $$ > "$0"; sleep 100 & exec sleep 100`, pidFile)), Spec{})
 	pgid := waitForPidFile(t, pidFile)
 
-	stopped := make(chan struct{})
-	go func() {
-		c.Stop()
-		close(stopped)
-	}()
-	select {
-	case <-stopped:
-	case <-time.After(wait):
-		t.Fatalf("Stop did not return within %v", wait)
-	}
+	stopReturns(t, c)
 	groupGone(t, pgid)
 	noChildLeft(t)
 }
