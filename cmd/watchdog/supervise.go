@@ -8,11 +8,13 @@ import (
 	"os"
 	"time"
 
+	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
 	"watchdog/reaper"
 	"watchdog/supervisor"
 	"watchdog/supervisor/config"
+	"watchdog/supervisor/control"
 	"watchdog/supervisor/logging"
 	"watchdog/supervisor/signals"
 )
@@ -94,6 +96,14 @@ func superviseCommand(args []string) int {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "watchdog: %v\n", err)
 		return 1
+	}
+	// Supervision never depends on the control socket: without it only status and operator
+	// commands are lost. Close's error is moot: the next Listen replaces a file left behind.
+	if srv, err := control.Listen(cfg.Watchdog.ControlSocket, sup, log); err != nil {
+		log.Warn("control_socket_unavailable", zap.String("path", cfg.Watchdog.ControlSocket),
+			zap.String("reason", err.Error()))
+	} else {
+		defer srv.Close()
 	}
 	return sup.Run(sigs)
 }
