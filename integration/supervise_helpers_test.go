@@ -278,3 +278,26 @@ func copyExecutable(t *testing.T, src, dir string) string {
 	}
 	return dst
 }
+
+// waitStatus runs `watchdog status` until the line of service holds every one of words, and
+// returns that result and its lines.
+func waitStatus(t *testing.T, socket, service string, words ...string) (clientResult, map[string]string) {
+	t.Helper()
+	deadline := time.Now().Add(eventTimeout)
+	for {
+		res, lines := status(t, socket)
+		line, ok := lines[service]
+		if ok {
+			for _, word := range words {
+				ok = ok && strings.Contains(line, word)
+			}
+		}
+		if ok {
+			return res, lines
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no status line for %s saying %q within %v; last: %v", service, words, eventTimeout, res)
+		}
+		time.Sleep(5 * pollInterval)
+	}
+}
