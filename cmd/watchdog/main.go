@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"watchdog/supervisor/control"
 )
 
 // Exit codes of watchdog's own making (DESIGN.md "Exit codes").
@@ -20,6 +22,11 @@ func main() {
 // subcommands are the first word of `watchdog COMMAND ...`; anything else is the supervisor.
 var subcommands = map[string]func(args []string) int{
 	"check":   checkCommand,
+	"health":  healthCommand,
+	"restart": controlCommand(control.CommandRestart),
+	"start":   controlCommand(control.CommandStart),
+	"status":  statusCommand,
+	"stop":    controlCommand(control.CommandStop),
 	"version": versionCommand,
 }
 

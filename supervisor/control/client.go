@@ -35,6 +35,10 @@ func exchange(path string, req Request) (Response, error) {
 		return Response{}, fmt.Errorf("request longer than %d bytes", MaxRequestSize)
 	}
 	conn, err := net.DialTimeout("unix", path, ClientTimeout)
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return Response{}, opErr.Err // Do names the path once
+	}
 	if err != nil {
 		return Response{}, err
 	}

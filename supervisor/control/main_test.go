@@ -87,6 +87,14 @@ type harness struct {
 // server is closed and the reaper stopped.
 func start(t *testing.T, dir, toml string) *harness {
 	t.Helper()
+	h := prepare(t, dir, toml)
+	h.run()
+	return h
+}
+
+// prepare is start without running the supervisor: the server is up, the services are not.
+func prepare(t *testing.T, dir, toml string) *harness {
+	t.Helper()
 	cfg, err := config.Parse("test.toml", []byte(toml))
 	if err != nil {
 		t.Fatal(err)
@@ -106,19 +114,22 @@ func start(t *testing.T, dir, toml string) *harness {
 		t.Fatal(err)
 	}
 	h.srv = h.listen(h.path)
+	return h
+}
 
+// run runs the supervisor until the test ends.
+func (h *harness) run() {
 	sigs := make(chan os.Signal, 1)
 	exited := make(chan int, 1)
 	go func() { exited <- h.sup.Run(sigs) }()
-	t.Cleanup(func() {
+	h.t.Cleanup(func() {
 		sigs <- syscall.SIGTERM
 		select {
 		case <-exited:
 		case <-time.After(wait):
-			t.Fatalf("supervisor still running %v after SIGTERM", wait)
+			h.t.Fatalf("supervisor still running %v after SIGTERM", wait)
 		}
 	})
-	return h
 }
 
 // listen serves the harness's supervisor on another socket at path, closed when the test ends.
@@ -144,6 +155,18 @@ func (h *harness) do(req Request) Response {
 		h.t.Fatalf("%+v: %v", req, err)
 	}
 	return resp
+}
+
+// waitForLog waits until an event msg has been logged.
+func (h *harness) waitForLog(msg string) {
+	h.t.Helper()
+	deadline := time.Now().Add(wait)
+	for h.logs.FilterMessage(msg).Len() == 0 {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("no %s event within %v", msg, wait)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // waitFor asks for the status until cond holds for the named service, and returns its snapshot.

@@ -477,3 +477,55 @@ func (s *Server) served() int {
 	defer s.mu.Unlock()
 	return len(s.conns)
 }
+
+func TestCommandsTheSupervisorDoesNotTakeTimeOut(t *testing.T) {
+	// A supervisor whose loop is not running takes no command, as while watchdog finishes.
+	h := prepare(t, t.TempDir(), twoServices)
+	stopped := make(chan error, 1)
+	began := time.Now()
+	go func() {
+		_, err := Do(h.path, Request{Command: CommandStop, Services: []string{"web"}})
+		stopped <- err
+	}()
+	h.do(Request{Command: CommandStatus}) // status does not wait for the loop
+	if took := time.Since(began); took > prompt {
+		t.Errorf("status beside a waiting command took %v, want it within %v", took, prompt)
+	}
+	err := <-stopped
+	if want := "stop: the supervisor did not take the command within 2s"; err == nil || err.Error() != want {
+		t.Errorf("stop: %v, want %q", err, want)
+	}
+	if took := time.Since(began); took > IOTimeout+prompt {
+		t.Errorf("stop answered after %v, want about %v", took, IOTimeout)
+	}
+
+	// Close does not wait for a command the supervisor has not taken.
+	path := filepath.Join(t.TempDir(), "closing.sock")
+	srv := h.listen(path)
+	restarted := make(chan error, 1)
+	go func() {
+		_, err := Do(path, Request{Command: CommandRestart, Services: []string{"web"}})
+		restarted <- err
+	}()
+	for h.logs.FilterMessage("control_request").FilterField(zap.String("command", CommandRestart)).Len() == 0 {
+		if time.Since(began) > wait {
+			t.Fatalf("restart not received within %v", wait)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	closing := time.Now()
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(closing); took > prompt {
+		t.Errorf("Close took %v, want it within %v", took, prompt)
+	}
+	if err := <-restarted; err == nil || !strings.Contains(err.Error(), "the control socket is closing") {
+		t.Errorf("restart during Close: %v, want an error saying the socket is closing", err)
+	}
+
+	// Once the loop runs it takes the abandoned calls, and their goroutines end.
+	h.run()
+	h.waitForLog("operator_stop")
+	h.waitForLog("operator_restart")
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"time"
+
+	"watchdog/supervisor/config"
+	"watchdog/supervisor/control"
+)
+
+// clientFlags are the flags of the commands that talk to a running watchdog.
+type clientFlags struct {
+	*flag.FlagSet
+	socket *string
+	config *string
+}
+
+func newClientFlags(command string) *clientFlags {
+	fs := flag.NewFlagSet("watchdog "+command, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return &clientFlags{
+		FlagSet: fs,
+		socket:  fs.String("socket", "", "control socket (default $WATCHDOG_SOCKET, else control_socket of the config, else /run/watchdog.sock)"),
+		config:  fs.String("config", "", "config whose control_socket to use (default $WATCHDOG_CONFIG, else /etc/watchdog.toml)"),
+	}
+}
+
+// socketPath is the control socket to ask, chosen as the server chooses it: --socket, else
+// $WATCHDOG_SOCKET, else control_socket of the config, else the default. A config named by
+// --config must load; the implied one is skipped when it does not, since a watchdog running
+// only `-- CMD` reads none.
+func (c *clientFlags) socketPath() (string, error) {
+	if *c.socket != "" {
+		return *c.socket, nil
+	}
+	if env := os.Getenv("WATCHDOG_SOCKET"); env != "" {
+		return env, nil
+	}
+	cfg, err := loadConfig(*c.config, false)
+	switch {
+	case err == nil:
+		return cfg.Watchdog.ControlSocket, nil
+	case *c.config != "":
+		return "", err
+	}
+	return config.DefaultControlSocket, nil
+}
+
+// controlCommand is `watchdog start|stop|restart NAME...`: it prints the status line of each
+// named service once the command was taken, or the error, and exits 1 on an error.
+func controlCommand(op string) func(args []string) int {
+	return func(args []string) int {
+		flags := newClientFlags(op)
+		if err := flags.Parse(args); err != nil {
+			return usageError("%s: %v", op, err)
+		}
+		names := flags.Args()
+		if len(names) == 0 {
+			return usageError("%s: name the services (watchdog %s NAME...)", op, op)
+		}
+		path, err := flags.socketPath()
+		if err != nil {
+			return usageError("%s: %v", op, err)
+		}
+		resp, err := control.Do(path, control.Request{Command: op, Services: names})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "watchdog: %v\n", err)
+			return 1
+		}
+		now := time.Now()
+		for _, snap := range resp.Services {
+			if slices.Contains(names, snap.Name) {
+				fmt.Println(snap.Line(now))
+			}
+		}
+		return 0
+	}
+}
