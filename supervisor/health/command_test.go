@@ -110,6 +110,27 @@ func TestCommandLeftoversAreKilled(t *testing.T) {
 	noChildLeft(t)
 }
 
+func TestCommandEndsWhenAProcessThatLeftTheGroupHoldsItsOutput(t *testing.T) {
+	// setsid takes a process out of the probe's group, with the probe's stdout still open.
+	// The probe exits once the process wrote its pid, so it has left the group by then.
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	script := `setsid sh -c 'echo $$ > "$0.new"; mv "$0.new" "$0"; exec sleep 100' "$0" &
+		while [ ! -e "$0" ]; do sleep 0.01; done; cat "$0"`
+	res := firstResult(t, healthcheck(command("sh", "-c", script, pidFile)), Spec{})
+	escaped := pidIn(t, res.Output)
+	defer func() {
+		unix.Kill(escaped, unix.SIGKILL)
+		noChildLeft(t)
+	}()
+	if err := unix.Kill(escaped, 0); err != nil {
+		t.Fatalf("the process that left the group is gone (%v), want it running", err)
+	}
+	wantResult(t, res, true, "")
+	if res.Took < drainGrace || res.Took > wait/2 {
+		t.Errorf("took %v, want a little more than %v: not the end of the output, which never comes", res.Took, drainGrace)
+	}
+}
+
 func TestStopKillsTheCommandInFlight(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	c := start(t, healthcheck(command("sh", "-c", `echo $$ > "$0"; sleep 100 & exec sleep 100`, pidFile)), Spec{})
