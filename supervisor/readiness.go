@@ -6,6 +6,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"watchdog/supervisor/health"
 	"watchdog/supervisor/notify"
 )
 
@@ -15,6 +16,8 @@ import (
 // runner's goroutine like the rest of the runner.
 type readiness struct {
 	notifySocket    *notify.Socket // nil unless the service has notify = true
+	checker         *health.Checker
+	tracker         *health.Tracker
 	healthy         bool // the current run passed its healthcheck (true without one)
 	notifiedReady   bool // the current run sent READY=1 (true without notify)
 	watchdogTimeout time.Duration
@@ -54,6 +57,16 @@ func (r *runner) closeNotify() {
 func (r *runner) beginReadiness(started time.Time) {
 	r.healthy = r.svc.Healthcheck == nil
 	r.notifiedReady = !r.svc.Notify
+	if hc := r.svc.Healthcheck; hc != nil {
+		r.tracker = health.NewTracker(hc, started)
+		r.checker = health.Start(hc, health.Spec{
+			Env:           r.env,
+			Dir:           r.svc.WorkingDir,
+			Credential:    r.svc.Credential,
+			StartInterval: min(time.Second, hc.Interval),
+		}, r.reaper)
+		r.update(func(s *Snapshot) { s.Health = "starting" })
+	}
 	if r.svc.WatchdogTimeout > 0 {
 		r.watchdogTimeout = r.svc.WatchdogTimeout
 		r.watchdogAlarm.set(r.watchdogTimeout)
@@ -66,6 +79,10 @@ func (r *runner) beginReadiness(started time.Time) {
 
 // endReadiness stops watching: the run's main process is gone.
 func (r *runner) endReadiness() {
+	if r.checker != nil {
+		r.checker.Stop()
+		r.checker, r.tracker = nil, nil
+	}
 	r.startupAlarm.stop()
 	r.watchdogAlarm.stop()
 }
@@ -89,11 +106,44 @@ func (r *runner) checkReady() {
 	}
 }
 
+func (r *runner) probeResults() <-chan health.Result {
+	if r.checker == nil {
+		return nil
+	}
+	return r.checker.Results()
+}
+
 func (r *runner) notifyMessages() <-chan notify.Message {
 	if r.notifySocket == nil {
 		return nil
 	}
 	return r.notifySocket.Messages()
+}
+
+func (r *runner) probed(res health.Result) {
+	if r.tracker == nil || r.proc == nil {
+		return
+	}
+	switch r.tracker.Observe(res) {
+	case health.BecameHealthy:
+		r.healthy = true
+		r.update(func(s *Snapshot) {
+			s.Health = "healthy"
+			s.Ready = s.State == Running
+		})
+		r.log.Info("healthy", zap.Int("pid", r.proc.pid), zap.Duration("took", res.Took.Round(time.Millisecond)))
+		r.checkReady()
+	case health.BecameUnhealthy:
+		r.update(func(s *Snapshot) { s.Health, s.Ready = "unhealthy", false })
+		fields := []zap.Field{zap.Int("pid", r.proc.pid), zap.String("reason", res.Reason)}
+		if res.Output != "" {
+			fields = append(fields, zap.String("output", res.Output))
+		}
+		r.log.Warn("unhealthy", fields...)
+		if r.svc.Healthcheck.OnUnhealthy == "restart" {
+			r.recover("", "unhealthy: "+res.Reason)
+		}
+	}
 }
 
 // notified acts on one sd_notify datagram. Only the service's own process group may speak for it.

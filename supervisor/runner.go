@@ -151,6 +151,8 @@ func (r *runner) run() {
 		case <-r.timer.C:
 			r.timer.stop()
 			r.timerFired()
+		case res := <-r.probeResults():
+			r.probed(res)
 		case m := <-r.notifyMessages():
 			r.notified(m)
 		case <-r.startupAlarm.C:
@@ -366,8 +368,12 @@ func (r *runner) ended(success bool, code int, reason string) {
 	r.update(func(s *Snapshot) {
 		s.State, s.Since, s.Restarts, s.RetryAt, s.Reason = Backoff, now, restarts, now.Add(delay), reason
 	})
-	r.log.Info("restarting", zap.Int("restarts", restarts), zap.Duration("delay", delay.Round(time.Millisecond)),
-		zap.Int("exit_code", code))
+	fields := []zap.Field{zap.Int("restarts", restarts), zap.Duration("delay", delay.Round(time.Millisecond)),
+		zap.Int("exit_code", code)}
+	if reason != "" {
+		fields = append(fields, zap.String("reason", reason))
+	}
+	r.log.Info("restarting", fields...)
 	r.timer.set(delay)
 }
 

@@ -32,7 +32,7 @@ type Exit struct {
 type Snapshot struct {
 	Name      string    `json:"name"`
 	State     State     `json:"state"`
-	Pid       int       `json:"pid,omitempty"`
+	Pid       int       `json:"pid"`
 	Restarts  int       `json:"restarts"`
 	Ready     bool      `json:"ready"`
 	LastExit  *Exit     `json:"last_exit,omitempty"`
@@ -75,7 +75,7 @@ func (s Snapshot) Line(now time.Time) string {
 		details = append(details, fmt.Sprintf("pid %d", s.Pid))
 	}
 	details = append(details, fmt.Sprintf("restarts %d", s.Restarts))
-	if s.Up() && s.Health != "" {
+	if s.Up() && s.Health != "" && !(s.Health == "starting" && s.State == Starting) {
 		details = append(details, s.Health)
 	}
 	switch s.State {

@@ -36,6 +36,7 @@ type Supervisor struct {
 	forwardAll bool
 	main       *runner // the `--` command, if any
 	wg         sync.WaitGroup
+	finishing  chan struct{} // closed once Run takes no more operator commands
 
 	// Owned by the Run goroutine.
 	shutdown *shutdown
@@ -62,12 +63,13 @@ type request struct {
 // a service's sd_notify socket cannot be made, and then leaves nothing behind.
 func New(cfg *config.Config, r *reaper.Reaper, log *zap.Logger) (*Supervisor, error) {
 	s := &Supervisor{
-		cfg:      cfg,
-		reaper:   r,
-		log:      log,
-		byName:   make(map[string]*runner),
-		changed:  make(chan struct{}, 1),
-		requests: make(chan request),
+		cfg:       cfg,
+		reaper:    r,
+		log:       log,
+		byName:    make(map[string]*runner),
+		changed:   make(chan struct{}, 1),
+		requests:  make(chan request),
+		finishing: make(chan struct{}),
 	}
 	for _, svc := range cfg.Services {
 		run, err := newRunner(svc, r, log, s.changed, cfg.Watchdog.ControlSocket)
@@ -145,8 +147,12 @@ func (s *Supervisor) Status() []Snapshot {
 // Control carries out an operator's start, stop or restart of the named services.
 func (s *Supervisor) Control(op string, names []string) error {
 	reply := make(chan error, 1)
-	s.requests <- request{op: op, names: names, reply: reply}
-	return <-reply
+	select {
+	case s.requests <- request{op: op, names: names, reply: reply}:
+		return <-reply
+	case <-s.finishing:
+		return ErrShuttingDown
+	}
 }
 
 func (s *Supervisor) serve(req request) error {
@@ -283,6 +289,7 @@ func (s *Supervisor) beginShutdown(reason string, sig unix.Signal) {
 
 // finish sweeps what is left below watchdog, stops the runners and picks the exit code.
 func (s *Supervisor) finish() int {
+	close(s.finishing)
 	sh := s.shutdown
 	// Past the deadline (services that would not die), the sweep still gets a moment to reap.
 	deadline := sh.deadline
