@@ -113,9 +113,9 @@ func (c *Checker) run(ctx context.Context, check probe, timeout, startInterval, 
 
 // probeOnce runs check with timeout and reports what it found.
 func probeOnce(ctx context.Context, check probe, timeout time.Duration) Result {
+	start := time.Now() // before the deadline is set, so that Took of a timed-out probe is at least timeout
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	start := time.Now()
 	output, err := check(ctx)
 	res := Result{Healthy: err == nil, Output: output, At: start, Took: time.Since(start)}
 	switch {
