@@ -34,14 +34,18 @@ func TestOrphansAreReapedWhileCommandRuns(t *testing.T) {
 			}
 			time.Sleep(pollInterval)
 		}
-		if reaped := w.events("orphan_reaped"); len(reaped) != orphans {
-			t.Errorf("watchdog logged %d orphan_reaped events, want %d", len(reaped), orphans)
-		}
 
 		// The fixture dies of SIGTERM's default action.
 		w.signal(unix.SIGTERM)
 		if code := w.waitExit(eventTimeout); code != 128+int(unix.SIGTERM) {
 			t.Errorf("watchdog exited %d, want 143", code)
+		}
+		// Counted once the whole log is read.
+		if !w.stdout.waitClosed(eventTimeout) {
+			t.Fatalf("watchdog's stdout still open %v after it exited", eventTimeout)
+		}
+		if reaped := w.events("orphan_reaped"); len(reaped) != orphans {
+			t.Errorf("watchdog logged %d orphan_reaped events, want %d", len(reaped), orphans)
 		}
 	})
 }
