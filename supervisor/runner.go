@@ -31,11 +31,12 @@ type runner struct {
 	quit    chan struct{}
 
 	// Owned by the run goroutine.
-	proc     *process
-	stop     *stopRequest // why and until when the current process is being stopped
-	timer    alarm        // backoff, or escalation of a stop to SIGKILL
-	restarts []time.Time  // times of restarts the policy made, for the restart limit
-	failures int          // consecutive failed runs, for the backoff
+	proc      *process
+	stop      *stopRequest // why and until when the current process is being stopped
+	timer     alarm        // backoff, or escalation of a stop to SIGKILL
+	restarts  []time.Time  // times of restarts the policy made, for the restart limit
+	quickRuns int          // consecutive runs shorter than restart_max_delay, for the backoff
+	halted    bool         // watchdog is shutting down: nothing starts any more
 	readiness
 
 	mu   sync.Mutex
@@ -76,6 +77,7 @@ const (
 	cmdStart    commandKind = iota // start unless running; the operator's start also lifts a hold
 	cmdStop                        // stop and hold down
 	cmdRestart                     // stop if running, then start at once
+	cmdHalt                        // watchdog is shutting down: no more starts or restarts
 	cmdShutdown                    // stop for good, SIGKILL no later than killAt
 )
 
@@ -171,7 +173,16 @@ func (r *runner) run() {
 }
 
 func (r *runner) handle(c command) {
+	if r.halted && (c.kind == cmdStart || c.kind == cmdRestart) {
+		return
+	}
 	switch c.kind {
+	case cmdHalt:
+		r.halted = true
+		if st := r.snapshot().State; st == Waiting || st == Backoff {
+			r.timer.stop()
+			r.setState(Stopped, "watchdog is shutting down")
+		}
 	case cmdStart:
 		r.update(func(s *Snapshot) { s.Held = false })
 		if r.proc == nil {
@@ -217,12 +228,11 @@ func (r *runner) stopNow(then stopOutcome, sig unix.Signal, killAt time.Time) {
 		return
 	}
 	r.stop = &stopRequest{then: then, signal: sig, killAt: killAt}
-	pid := r.proc.pid
+	r.log.Info("stopping", zap.Int("pid", r.proc.pid), zap.String("signal", config.SignalName(sig)),
+		zap.Duration("grace", time.Until(killAt).Round(time.Millisecond)))
 	r.update(func(s *Snapshot) {
 		s.State, s.Since, s.Killed = Stopping, time.Now(), false
 	})
-	r.log.Info("stopping", zap.Int("pid", pid), zap.String("signal", config.SignalName(sig)),
-		zap.Duration("grace", time.Until(killAt).Round(time.Millisecond)))
 	r.signal(sig)
 	r.timer.set(time.Until(killAt))
 }
@@ -263,17 +273,17 @@ func (r *runner) start() {
 			s.Pid, s.StartedAt, s.Reason = 0, now, err.Error()
 			s.LastExit = &Exit{Code: code}
 		})
-		r.ended(false, code, err.Error())
+		r.ended(false, code, err.Error(), 0)
 		return
 	}
 	r.proc = &process{pid: pid, started: now, exit: exit}
 	r.mu.Lock()
 	r.pgid = pid
 	r.mu.Unlock()
+	r.log.Info("started", zap.Int("pid", pid), zap.Int("restarts", r.snapshot().Restarts))
 	r.update(func(s *Snapshot) {
 		s.State, s.Since, s.Pid, s.StartedAt, s.Reason, s.Ready = Starting, now, pid, now, "", false
 	})
-	r.log.Info("started", zap.Int("pid", pid), zap.Int("restarts", r.snapshot().Restarts))
 	r.beginReadiness(now)
 }
 
@@ -321,27 +331,29 @@ func (r *runner) groupGone() {
 		return
 	}
 	st := *p.status
+	ran := st.At.Sub(p.started)
 	if stop != nil && stop.then == thenRecover {
-		r.ended(false, st.Code(), stop.reason)
+		r.ended(false, st.Code(), stop.reason, ran)
 		return
 	}
-	ok := succeeded(st, r.svc.SuccessExitCodes)
-	if ok || st.At.Sub(p.started) >= r.svc.RestartMaxDelay {
-		r.failures = 0
-	}
-	r.ended(ok, st.Code(), "")
+	r.ended(succeeded(st, r.svc.SuccessExitCodes), st.Code(), "", ran)
 }
 
-// ended applies the restart policy to a run that ended by itself.
-func (r *runner) ended(success bool, code int, reason string) {
-	if !success {
-		r.failures++
+// ended applies the restart policy to a run that ended by itself after running for ran.
+func (r *runner) ended(success bool, code int, reason string, ran time.Duration) {
+	// Every quick run backs off, a successful one too: "always" on a command that exits 0 at
+	// once must not spin. A run that lasted restart_max_delay starts the backoff afresh.
+	if ran >= r.svc.RestartMaxDelay {
+		r.quickRuns = 0
 	}
+	r.quickRuns++
 	switch {
+	case r.halted:
+		r.setState(Stopped, "watchdog is shutting down")
+		return
 	case r.svc.Oneshot && success:
-		r.update(func(s *Snapshot) { s.Ready = true })
-		r.setState(Completed, "")
 		r.log.Info("completed")
+		r.update(func(s *Snapshot) { s.State, s.Since, s.Reason, s.Ready = Completed, time.Now(), "", true })
 		return
 	case !shouldRestart(r.svc.Restart, success):
 		if success {
@@ -360,31 +372,28 @@ func (r *runner) ended(success bool, code int, reason string) {
 		return
 	}
 	r.restarts = append(r.restarts, now)
-	delay := time.Duration(0)
-	if r.failures > 0 {
-		delay = backoffDelay(r.svc.RestartDelay, r.svc.RestartMaxDelay, r.failures, rand.Float64())
-	}
+	delay := backoffDelay(r.svc.RestartDelay, r.svc.RestartMaxDelay, r.quickRuns, rand.Float64())
 	restarts := r.snapshot().Restarts + 1
-	r.update(func(s *Snapshot) {
-		s.State, s.Since, s.Restarts, s.RetryAt, s.Reason = Backoff, now, restarts, now.Add(delay), reason
-	})
 	fields := []zap.Field{zap.Int("restarts", restarts), zap.Duration("delay", delay.Round(time.Millisecond)),
 		zap.Int("exit_code", code)}
 	if reason != "" {
 		fields = append(fields, zap.String("reason", reason))
 	}
 	r.log.Info("restarting", fields...)
+	r.update(func(s *Snapshot) {
+		s.State, s.Since, s.Restarts, s.RetryAt, s.Reason = Backoff, now, restarts, now.Add(delay), reason
+	})
 	r.timer.set(delay)
 }
 
 func (r *runner) fail(reason string) {
-	r.setState(Failed, reason)
 	r.log.Error("failed", zap.String("reason", reason))
+	r.setState(Failed, reason)
 }
 
 // resetRestarts starts the restart limit and the backoff afresh, as after an operator's start.
 func (r *runner) resetRestarts() {
-	r.restarts, r.failures = nil, 0
+	r.restarts, r.quickRuns = nil, 0
 }
 
 func (r *runner) setState(st State, reason string) {

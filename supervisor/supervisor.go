@@ -51,6 +51,7 @@ type shutdown struct {
 	signal   unix.Signal // forwardAll: the received signal, used as the command's stop signal
 	critical *runner     // the critical service whose failure ended watchdog
 	stopSent map[*runner]bool
+	stopped  []*runner // the services the shutdown had to stop: their SIGKILLs decide the exit code
 }
 
 type request struct {
@@ -235,6 +236,7 @@ func (s *Supervisor) reconcile() {
 		if isDown(r.snapshot().State) {
 			continue
 		}
+		s.shutdown.stopped = append(s.shutdown.stopped, r)
 		killAt := time.Now().Add(r.svc.StopGracePeriod)
 		if killAt.After(s.shutdown.killBy) {
 			killAt = s.shutdown.killBy
@@ -285,6 +287,9 @@ func (s *Supervisor) beginShutdown(reason string, sig unix.Signal) {
 		stopSent: make(map[*runner]bool),
 	}
 	s.log.Info("shutdown_started", zap.String("reason", reason), zap.Duration("budget", budget))
+	for _, r := range s.runners {
+		r.send(command{kind: cmdHalt})
+	}
 }
 
 // finish sweeps what is left below watchdog, stops the runners and picks the exit code.
@@ -321,7 +326,7 @@ func (s *Supervisor) exitCode() int {
 	case s.main != nil:
 		return exitOf(s.main)
 	case sh.signal != 0 || sh.reason != "all services finished":
-		for _, r := range s.runners {
+		for _, r := range sh.stopped {
 			if r.snapshot().Killed {
 				return 1
 			}
