@@ -116,29 +116,48 @@ func reportPID(t *testing.T, line string) int {
 }
 
 // hostPID translates pid, as watchdog's PID namespace numbers it, to the test's numbering,
-// by the NSpid lines of this run's processes. The process must be alive.
+// by the NSpid lines of watchdog's descendants. The process must be alive. Only watchdog's
+// own tree is walked, so that the lookup stays quick however busy the machine is.
 func hostPID(w *watchdogRun, pid int) int {
 	w.t.Helper()
 	if !w.mode.pid1 {
 		return pid
 	}
-	for _, p := range descendantsOf(allProcs(), os.Getpid()) {
-		if !hasEnv(p.pid, w.marker) {
-			continue
-		}
-		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid))
-		if err != nil {
-			continue
-		}
-		for line := range strings.Lines(string(status)) {
-			if ids, ok := strings.CutPrefix(line, "NSpid:"); ok {
-				if f := strings.Fields(ids); len(f) > 0 && f[len(f)-1] == strconv.Itoa(pid) {
-					return p.pid
+	for queue := []int{w.pid}; len(queue) > 0; queue = queue[1:] {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", queue[0]))
+		for _, task := range tasks {
+			children, _ := os.ReadFile(task)
+			for _, field := range strings.Fields(string(children)) {
+				child, err := strconv.Atoi(field)
+				if err != nil {
+					continue
 				}
+				if innermostPID(child) == pid {
+					return child
+				}
+				queue = append(queue, child)
 			}
 		}
 	}
-	w.t.Fatalf("no process of this run has pid %d in watchdog's PID namespace", pid)
+	w.t.Fatalf("no process below watchdog has pid %d in watchdog's PID namespace", pid)
+	return 0
+}
+
+// innermostPID is pid's number in its own PID namespace, the last of its NSpid line; 0 when
+// it is gone.
+func innermostPID(pid int) int {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(status)) {
+		if ids, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			if f := strings.Fields(ids); len(f) > 0 {
+				n, _ := strconv.Atoi(f[len(f)-1])
+				return n
+			}
+		}
+	}
 	return 0
 }
 

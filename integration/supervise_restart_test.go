@@ -203,7 +203,7 @@ environment = { FIXTURE_ROLE = "steady" }
 	t.Run("SIGKILL after grace", func(t *testing.T) {
 		inEachMode(t, func(t *testing.T, mode runMode) {
 			w := startWatchdog(t, mode, "--config", writeConfig(t, config(`stop_signal = "SIGWINCH"
-stop_grace_period = "500ms"`)))
+stop_grace_period = "1s"`)))
 			child := hostPID(w, reportPID(t, w.waitReport("grandchild ready", 1)[0]))
 			restarted := waitEventCount(w, 2, "started", "service", "leaky")[1]
 			if err := unix.Kill(child, 0); err != unix.ESRCH {
@@ -214,8 +214,8 @@ stop_grace_period = "500ms"`)))
 			if killed.line > restarted.line {
 				t.Errorf("leaky started again before its leftover was killed: %v", restarted.fields)
 			}
-			if d := between(t, exited, killed); d < 450*time.Millisecond {
-				t.Errorf("the leftover was killed %v after its parent exited, want the 500ms grace period", d)
+			if d := between(t, exited, killed); d < 900*time.Millisecond {
+				t.Errorf("the leftover was killed %v after its parent exited, want the 1s grace period", d)
 			}
 			w.waitEvent("failed", "service", "leaky")
 			w.signal(unix.SIGTERM)
