@@ -76,17 +76,30 @@ type watchdogRun struct {
 // startWatchdog runs watchdog with args; t.Cleanup ends it and checks what it left.
 func startWatchdog(t *testing.T, mode runMode, args ...string) *watchdogRun {
 	t.Helper()
-	return launch(t, mode, nil, args)
+	return launch(t, mode, terminal{}, args)
 }
 
 // startOnTerminal runs watchdog in a new session with tty, a pty's slave side, as its
 // stdin and controlling terminal; stdout and stderr stay pipes.
 func startOnTerminal(t *testing.T, mode runMode, tty *os.File, args ...string) *watchdogRun {
 	t.Helper()
-	return launch(t, mode, tty, args)
+	return launch(t, mode, terminal{stdin: tty, controlling: true}, args)
 }
 
-func launch(t *testing.T, mode runMode, tty *os.File, args []string) *watchdogRun {
+// startWithTerminalStdin runs watchdog in a new session with no controlling terminal
+// and tty as its stdin, as `setsid watchdog ...` typed in a terminal does.
+func startWithTerminalStdin(t *testing.T, mode runMode, tty *os.File, args ...string) *watchdogRun {
+	t.Helper()
+	return launch(t, mode, terminal{stdin: tty}, args)
+}
+
+// terminal is watchdog's stdin when it is a terminal (else it has none).
+type terminal struct {
+	stdin       *os.File
+	controlling bool // also its session's controlling terminal
+}
+
+func launch(t *testing.T, mode runMode, term terminal, args []string) *watchdogRun {
 	t.Helper()
 	argv := append([]string{watchdogBin}, args...)
 	if mode.pid1 {
@@ -116,9 +129,9 @@ func launch(t *testing.T, mode runMode, tty *os.File, args []string) *watchdogRu
 		t.Fatal(err)
 	}
 	w.cmd.Stdout, w.cmd.Stderr = stdoutW, stderrW
-	if tty != nil {
-		w.cmd.Stdin = tty
-		w.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if term.stdin != nil {
+		w.cmd.Stdin = term.stdin
+		w.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: term.controlling, Ctty: 0}
 	}
 	err = w.cmd.Start()
 	stdoutW.Close()
@@ -296,7 +309,11 @@ func (w *watchdogRun) waitAnyEvent(msgs []string, fields ...any) event {
 		return slices.ContainsFunc(msgs, func(msg string) bool { return found.matches(msg, fields) })
 	})
 	if !ok {
-		w.t.Fatalf("no %q event on watchdog's stdout within %v", describeEvent(strings.Join(msgs, " or "), fields), eventTimeout)
+		when := fmt.Sprintf("within %v", eventTimeout)
+		if _, closed, _ := w.stdout.snapshot(); closed {
+			when = "before it was closed"
+		}
+		w.t.Fatalf("no %q event on watchdog's stdout %s", describeEvent(strings.Join(msgs, " or "), fields), when)
 	}
 	return found
 }
