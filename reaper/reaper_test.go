@@ -151,8 +151,10 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // alive reports whether pid exists, as a running process or a zombie.
 func alive(pid int) bool { return unix.Kill(pid, 0) != unix.ESRCH }
 
-// reaperPass returns once the reaper has reaped and dispatched at least one more exit after
-// the call began: the watchers of groups and of childlessness have been looked at since.
+// reaperPass starts and reaps two processes one after the other, so that the reaper has
+// finished a pass of its loop, and with it a look at the watchers of groups and of
+// childlessness, since the call began (unless both exits fell into one pass, which is rare: a
+// check that a watcher is still open then proves less, it never fails wrongly).
 func reaperPass(t *testing.T, r *Reaper) {
 	t.Helper()
 	for range 2 {
