@@ -80,8 +80,9 @@ func (r *Reaper) Close() {
 func (r *Reaper) Orphans() uint64 { return r.orphans.Load() }
 
 // Start forks and execs path with argv and attr. The exit of the new process is sent on the
-// returned channel (buffered: the reaper never blocks on it). The pid is registered under the
-// lock the dispatcher takes, before it can be dispatched, so an immediate exit is never missed.
+// returned channel (buffered: the reaper never blocks on it). The fork and the registration
+// of the pid happen under the lock the reaping loop holds while it calls wait4, so an
+// immediate exit is never missed.
 func (r *Reaper) Start(path string, argv []string, attr *syscall.ProcAttr) (int, <-chan Status, error) {
 	exit := make(chan Status, 1)
 	r.mu.Lock()
@@ -132,9 +133,14 @@ func (r *Reaper) loop() {
 	}
 }
 
-// reapAll reaps until nothing is left to reap: one SIGCHLD may stand for many exits.
+// reapAll reaps until nothing is left to reap: one SIGCHLD may stand for many exits. It holds
+// mu while it calls wait4, as Start does while it forks: a child whose exec failed is then
+// reaped by syscall.ForkExec itself, never taken from it and miscounted as an orphan.
 func (r *Reaper) reapAll() {
+	var reaped []Status
+	var waiting []chan<- Status // waiting[i] is nil for an orphan
 	childless := false
+	r.mu.Lock()
 	for {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
@@ -148,17 +154,20 @@ func (r *Reaper) reapAll() {
 		if err != nil || pid <= 0 {
 			break
 		}
-		r.dispatch(Status{Pid: pid, Wait: ws, At: time.Now()})
+		reaped = append(reaped, Status{Pid: pid, Wait: ws, At: time.Now()})
+		waiting = append(waiting, r.exits[pid])
+		delete(r.exits, pid)
 	}
-	r.notifyWatchers(childless)
+	r.notifyWatchersLocked(childless)
+	r.mu.Unlock()
+	for i, s := range reaped {
+		r.dispatch(s, waiting[i])
+	}
 }
 
-func (r *Reaper) dispatch(s Status) {
-	r.mu.Lock()
-	exit, ok := r.exits[s.Pid]
-	delete(r.exits, s.Pid)
-	r.mu.Unlock()
-	if ok {
+// dispatch hands s to whoever started the process; its channel has room, so this never blocks.
+func (r *Reaper) dispatch(s Status, exit chan<- Status) {
+	if exit != nil {
 		exit <- s
 		return
 	}
@@ -168,9 +177,9 @@ func (r *Reaper) dispatch(s Status) {
 	}
 }
 
-func (r *Reaper) notifyWatchers(childless bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// notifyWatchersLocked closes the channels of emptied process groups, and of "no child left"
+// when the last wait4 said so. Called with mu held.
+func (r *Reaper) notifyWatchersLocked(childless bool) {
 	for pgid, watchers := range r.groups {
 		if groupAlive(pgid) {
 			continue

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -256,7 +255,7 @@ func (r *runner) timerFired() {
 func (r *runner) start() {
 	r.timer.stop()
 	path, argv := r.svc.Command[0], r.svc.Command
-	resolved, err := lookPath(path, r.env, r.svc.WorkingDir)
+	resolved, err := reaper.LookPath(path, r.env, r.svc.WorkingDir)
 	var pid int
 	var exit <-chan reaper.Status
 	if err == nil {
@@ -472,45 +471,4 @@ func serviceEnv(base []string, svc *config.Service) []string {
 		env = append(env, kv)
 	}
 	return env
-}
-
-// lookPath finds the command the way execvp would with the service's PATH; a name with a
-// slash is taken relative to the working directory.
-func lookPath(name string, env []string, dir string) (string, error) {
-	if strings.Contains(name, "/") {
-		path := name
-		if !filepath.IsAbs(path) && dir != "" {
-			path = filepath.Join(dir, path)
-		}
-		return path, executable(path)
-	}
-	pathVar := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			pathVar = v
-		}
-	}
-	firstErr := error(&os.PathError{Op: "exec", Path: name, Err: unix.ENOENT})
-	for _, d := range filepath.SplitList(pathVar) {
-		path := filepath.Join(d, name)
-		err := executable(path)
-		if err == nil {
-			return path, nil
-		}
-		if !errors.Is(err, unix.ENOENT) && errors.Is(firstErr, unix.ENOENT) {
-			firstErr = err
-		}
-	}
-	return "", firstErr
-}
-
-func executable(path string) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return &os.PathError{Op: "exec", Path: path, Err: unix.ENOENT}
-	}
-	if fi.IsDir() || unix.Access(path, unix.X_OK) != nil {
-		return &os.PathError{Op: "exec", Path: path, Err: unix.EACCES}
-	}
-	return nil
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -31,7 +29,7 @@ type commandProbe struct {
 // member left behind by a command that exited is killed too. check returns only once
 // nothing of the group is left, running or zombie.
 func (p commandProbe) check(ctx context.Context) (string, error) {
-	path, err := lookPath(p.argv[0], p.spec.Env)
+	path, err := reaper.LookPath(p.argv[0], p.spec.Env, p.spec.Dir)
 	if err != nil {
 		return "", err
 	}
@@ -105,28 +103,4 @@ func (b *firstBytes) Write(p []byte) (int, error) {
 	keep := min(len(p), outputLimit-len(*b))
 	*b = append(*b, p[:keep]...)
 	return len(p), nil
-}
-
-// defaultPath is searched when the environment has no PATH, as execvp does.
-const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-// lookPath finds name in the PATH of env. A name with a slash is used as it is: the child
-// changes to its working directory before exec, so a relative one starts from there.
-func lookPath(name string, env []string) (string, error) {
-	if strings.Contains(name, "/") {
-		return name, nil
-	}
-	pathVar := defaultPath
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			pathVar = v
-		}
-	}
-	for _, dir := range filepath.SplitList(pathVar) {
-		path := filepath.Join(dir, name)
-		if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() && unix.Access(path, unix.X_OK) == nil {
-			return path, nil
-		}
-	}
-	return "", fmt.Errorf("%s: executable file not found in PATH %s", name, pathVar)
 }

@@ -75,7 +75,7 @@ func TestCommandIsFoundInTheServicePath(t *testing.T) {
 	}
 
 	res = firstResult(t, healthcheck(command("probe-me")), Spec{Env: []string{"PATH=/nonexistent"}})
-	wantResult(t, res, false, "probe-me: executable file not found in PATH /nonexistent")
+	wantResult(t, res, false, "exec probe-me (PATH /nonexistent): no such file or directory")
 }
 
 func TestCommandRunsAsTheServiceUser(t *testing.T) {
