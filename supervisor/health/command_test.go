@@ -148,7 +148,7 @@ func TestCommandThatCannotStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := firstResult(t, healthcheck(command(notExecutable)), Spec{})
-	wantResult(t, res, false, "start "+notExecutable+": permission denied")
+	wantResult(t, res, false, "exec "+notExecutable+": permission denied")
 }
 
 // groupGone fails the test unless process group pgid is empty, zombies included.
