@@ -589,3 +589,35 @@ stop_grace_period = "1s"
 		}
 	}
 }
+
+// TestOperatorRestartDoesNotStartDuringShutdown: an operator's restart stops the service and
+// then starts it. When the staged shutdown begins while the old run is still stopping (it
+// ignores SIGTERM and waits for its SIGKILL) and a dependent keeps the shutdown from reaching
+// the service yet, the restart must not complete: nothing starts once shutdown began.
+func TestOperatorRestartDoesNotStartDuringShutdown(t *testing.T) {
+	h, dir := run(t, `
+[services.base]
+command = ["/bin/sh", "-c", 'trap "" TERM; : > $DIR/base-$$; /bin/sleep 100']
+stop_grace_period = "300ms"
+
+[services.app]
+command = ["/bin/sh", "-c", 'trap "" TERM; : > $DIR/app-ready; /bin/sleep 100']
+depends_on = ["base"]
+stop_grace_period = "1s"
+`)
+	base := h.inState("base", Running).Pid
+	h.fileExists(filepath.Join(dir, "base-"+strconv.Itoa(base)))
+	h.inState("app", Running)
+	h.fileExists(filepath.Join(dir, "app-ready"))
+	if err := h.sup.Control("restart", []string{"base"}); err != nil {
+		t.Fatal(err)
+	}
+	h.sigs <- unix.SIGTERM
+	h.exitCode()
+	begun := h.events("shutdown_started", "")[0].Time
+	for _, e := range h.events("started", "base") {
+		if e.Time.After(begun) {
+			t.Errorf("the operator's restart started base %v after the shutdown began (pid %d)", e.Time.Sub(begun), pidOf(e))
+		}
+	}
+}
