@@ -255,3 +255,42 @@ environment = { FIXTURE_ROLE = "side2" }
 	}
 	w.waitEvent("shutdown_complete", "exit_code", 5)
 }
+
+// Once the staged shutdown has begun nothing starts again: here a dependency that dies while
+// its dependent takes its grace period to stop, before its own stop is due.
+func TestSuperviseNoRestartDuringShutdown(t *testing.T) {
+	t.Parallel()
+	w := superviseConfig(t, fmt.Sprintf(`
+[services.dep]
+command = %s
+environment = { FIXTURE_ROLE = "dep" }
+restart = "always"
+restart_delay = "50ms"
+
+[services.slow]
+command = %s
+environment = { FIXTURE_ROLE = "slow" }
+depends_on = ["dep"]
+stop_grace_period = "1s"
+`, fixtureCmd("sleep"), fixtureCmd("ignore-term")))
+	w.waitReport("dep ready", 1)
+	w.waitReport("slow ready", 1)
+	dep := w.waitEvent("started", "service", "dep")
+	w.signal(unix.SIGTERM)
+	begun := w.waitEvent("shutdown_started")
+	w.waitEvent("stopping", "service", "slow")
+	if err := unix.Kill(hostPID(w, eventPID(t, dep)), unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if code := w.waitExit(eventTimeout); code != 1 {
+		t.Errorf("watchdog exited %d, want 1: slow had to be SIGKILLed", code)
+	}
+	w.waitEvent("exited", "service", "dep", "pid", dep.get("pid"), "signal", "SIGKILL")
+	w.waitEvent("killed", "service", "slow")
+	w.waitEvent("shutdown_complete", "exit_code", 1)
+	for _, started := range w.events("started") {
+		if started.line > begun.line {
+			t.Errorf("a service started during the shutdown: %v", started.fields)
+		}
+	}
+}
