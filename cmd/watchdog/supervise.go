@@ -16,6 +16,7 @@ import (
 	"watchdog/supervisor/config"
 	"watchdog/supervisor/control"
 	"watchdog/supervisor/logging"
+	"watchdog/supervisor/metrics"
 	"watchdog/supervisor/signals"
 )
 
@@ -104,6 +105,15 @@ func superviseCommand(args []string) int {
 			zap.String("reason", err.Error()))
 	} else {
 		defer srv.Close()
+	}
+	// Like the control socket, metrics are never worth stopping supervision for.
+	if addr := cfg.Watchdog.MetricsAddress; addr != "" {
+		src := metrics.Source{Services: sup.Status, Orphans: r.Orphans, LogLinesDropped: sink.Dropped, Version: version}
+		if srv, err := metrics.Listen(addr, src, log); err != nil {
+			log.Warn("metrics_unavailable", zap.String("address", addr), zap.String("reason", err.Error()))
+		} else {
+			defer srv.Close()
+		}
 	}
 	return sup.Run(sigs)
 }
