@@ -3,6 +3,7 @@ package supervisor
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -38,9 +39,10 @@ type runner struct {
 	halted    bool         // watchdog is shutting down: nothing starts any more
 	readiness
 
-	mu   sync.Mutex
-	pgid int      // guarded by mu: the process group while any of it may be alive, else 0
-	snap Snapshot // guarded by mu
+	mu    sync.Mutex
+	pgid  int             // guarded by mu: the process group while any of it may be alive, else 0
+	snap  Snapshot        // guarded by mu
+	exits map[Exit]uint64 // guarded by mu: how often runs ended each way, for metrics
 }
 
 // process is one run of the service's command.
@@ -96,6 +98,7 @@ func newRunner(svc *config.Service, r *reaper.Reaper, log *zap.Logger, changed c
 		cmds:    make(chan command),
 		quit:    make(chan struct{}),
 		snap:    Snapshot{Name: svc.Name, State: Waiting, Since: time.Now()},
+		exits:   make(map[Exit]uint64),
 	}
 	// What a manager above watchdog set for watchdog's own sd_notify is not the services'.
 	run.env = serviceEnv(notify.StripEnv(os.Environ()), svc)
@@ -114,6 +117,13 @@ func (r *runner) snapshot() Snapshot {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.snap
+}
+
+// exitCounts returns how often the service's runs ended each way.
+func (r *runner) exitCounts() map[Exit]uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.exits)
 }
 
 // signal sends sig to the service's process group, if any of it is alive.
@@ -178,6 +188,9 @@ func (r *runner) handle(c command) {
 	switch c.kind {
 	case cmdHalt:
 		r.halted = true
+		if r.stop != nil && r.stop.then == thenRestart {
+			r.stop.then = thenStopped // an operator's restart under way ends with the stop
+		}
 		if st := r.snapshot().State; st == Waiting || st == Backoff {
 			r.timer.stop()
 			r.setState(Stopped, "watchdog is shutting down")
@@ -271,6 +284,7 @@ func (r *runner) start() {
 		r.update(func(s *Snapshot) {
 			s.Pid, s.StartedAt, s.Reason = 0, now, err.Error()
 			s.LastExit = &Exit{Code: code}
+			r.exits[*s.LastExit]++
 		})
 		r.ended(false, code, err.Error(), 0)
 		return
@@ -300,7 +314,10 @@ func (r *runner) exited(st reaper.Status) {
 	}
 	fields = append(fields, zap.Duration("ran", st.At.Sub(p.started).Round(time.Millisecond)))
 	r.log.Info("exited", fields...)
-	r.update(func(s *Snapshot) { s.LastExit, s.Ready = last, false })
+	r.update(func(s *Snapshot) {
+		s.LastExit, s.Ready = last, false
+		r.exits[*last]++
+	})
 	p.gone = r.reaper.GroupGone(p.pid)
 	select {
 	case <-p.gone:

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -37,6 +38,9 @@ type Supervisor struct {
 	main       *runner // the `--` command, if any
 	wg         sync.WaitGroup
 	finishing  chan struct{} // closed once Run takes no more operator commands
+
+	signalsForwarded atomic.Uint64
+	reloads          atomic.Uint64
 
 	// Owned by the Run goroutine.
 	shutdown *shutdown
@@ -145,6 +149,26 @@ func (s *Supervisor) Status() []Snapshot {
 	return snaps
 }
 
+// Counters are totals since watchdog started, for metrics.
+type Counters struct {
+	SignalsForwarded uint64
+	Reloads          uint64
+	Exits            map[string]map[Exit]uint64 // by service: how often its runs ended each way
+}
+
+// Counters returns the totals. It is safe to call from any goroutine.
+func (s *Supervisor) Counters() Counters {
+	c := Counters{
+		SignalsForwarded: s.signalsForwarded.Load(),
+		Reloads:          s.reloads.Load(),
+		Exits:            make(map[string]map[Exit]uint64, len(s.runners)),
+	}
+	for _, r := range s.runners {
+		c.Exits[r.svc.Name] = r.exitCounts()
+	}
+	return c
+}
+
 // Control carries out an operator's start, stop or restart of the named services.
 func (s *Supervisor) Control(op string, names []string) error {
 	reply := make(chan error, 1)
@@ -203,6 +227,7 @@ func (s *Supervisor) onSignal(sig os.Signal) {
 	case s.forwardAll || !stopping:
 		for _, r := range s.runners {
 			if pgid, ok := r.signal(usig); ok {
+				s.signalsForwarded.Add(1)
 				s.log.Info("signal_forwarded", zap.String("service", r.svc.Name), zap.Int("pid", pgid),
 					zap.String("signal", config.SignalName(usig)))
 			}
