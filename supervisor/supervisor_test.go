@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 )
 
@@ -619,5 +620,78 @@ stop_grace_period = "1s"
 		if e.Time.After(begun) {
 			t.Errorf("the operator's restart started base %v after the shutdown began (pid %d)", e.Time.Sub(begun), pidOf(e))
 		}
+	}
+}
+
+// TestSignalsForwardedToServiceGroups: in config mode a signal other than SIGTERM, SIGINT and
+// SIGHUP goes to every service's whole process group; SIGCHLD, SIGURG and SIGPIPE go nowhere
+// (DESIGN.md "Signals").
+func TestSignalsForwardedToServiceGroups(t *testing.T) {
+	h, dir := run(t, `
+[services.one]
+command = ["/bin/sleep", "100"]
+restart = "no"
+
+[services.two]
+command = ["/bin/sh", "-c", '/bin/sleep 100 & echo $! > $DIR/child; wait']
+restart = "no"
+`)
+	one := h.inState("one", Running).Pid
+	two := h.inState("two", Running).Pid
+	h.fileExists(filepath.Join(dir, "child"))
+	data, err := os.ReadFile(filepath.Join(dir, "child"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sig := range []unix.Signal{unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE, unix.SIGUSR1} {
+		h.sigs <- sig
+	}
+	// SIGUSR1 ends sleep and sh; with restart = "no" both services fail and watchdog ends.
+	if code := h.exitCode(); code != 128+10 {
+		t.Errorf("Run = %d, want 138, the first failure's code", code)
+	}
+	for _, name := range []string{"one", "two"} {
+		if s := h.snap(name); s.LastExit == nil || s.LastExit.Signal != "SIGUSR1" {
+			t.Errorf("%s: last exit %+v, want ended by SIGUSR1", name, s.LastExit)
+		}
+		forwarded := h.events("signal_forwarded", name)
+		if len(forwarded) != 1 || forwarded[0].ContextMap()["signal"] != "SIGUSR1" {
+			var got []any
+			for _, e := range forwarded {
+				got = append(got, e.ContextMap()["signal"])
+			}
+			t.Errorf("%s: signals forwarded %v, want only SIGUSR1", name, got)
+		}
+	}
+	for _, pid := range []int{one, two, child} {
+		if !gone(pid) {
+			t.Errorf("pid %d still exists", pid)
+		}
+	}
+}
+
+// TestSIGHUPIsNotForwardedInConfigMode: in config mode SIGHUP reloads the config (DESIGN.md
+// "Signals"); it is not passed to the services, most of which SIGHUP would end.
+func TestSIGHUPIsNotForwardedInConfigMode(t *testing.T) {
+	h, _ := run(t, `
+[services.web]
+command = ["/bin/sleep", "100"]
+`)
+	pid := h.inState("web", Running).Pid
+	h.sigs <- unix.SIGHUP
+	// SIGWINCH is forwarded (sleep ignores it); once it was, SIGHUP has been handled.
+	h.sigs <- unix.SIGWINCH
+	h.until("SIGWINCH forwarded", func() bool {
+		return len(h.logs.FilterMessage("signal_forwarded").FilterField(zap.String("signal", "SIGWINCH")).All()) == 1
+	})
+	if n := len(h.logs.FilterMessage("signal_forwarded").FilterField(zap.String("signal", "SIGHUP")).All()); n != 0 {
+		t.Errorf("SIGHUP was forwarded to %d services in config mode, want it taken as a reload", n)
+	}
+	if h.terminate(); len(h.events("exited", "web")) != 1 || h.snap("web").LastExit.Signal != "SIGTERM" {
+		t.Errorf("web (pid %d) ended by %+v, want by the shutdown's SIGTERM", pid, h.snap("web").LastExit)
 	}
 }
