@@ -249,7 +249,11 @@ func TestServicesShareSinkLineByLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	sink := logging.NewSink(w, logging.DefaultQueueBytes)
+	// A queue that holds all of the output (about 3 MB), so that the Sink drops nothing even
+	// when a loaded machine leaves the test's reader unscheduled: whatever is missing, the
+	// capture lost.
+	sink := logging.NewSink(w, 16<<20)
+	t.Cleanup(func() { sink.Close(wait) }) // when the test failed before it closed the sink
 	output := make(chan []byte, 1)
 	go func() {
 		b, _ := io.ReadAll(r)
@@ -286,8 +290,8 @@ func TestServicesShareSinkLineByLine(t *testing.T) {
 		e := parseEntry(t, line)
 		key := e.Service + " " + e.Stream
 		if want := numberedLine(e.Service, e.Stream, next[key]); e.Line != want || e.Partial {
-			t.Fatalf("entry of %s: line %q, partial %v; want %q: lines lost, reordered or mixed",
-				key, e.Line, e.Partial, want)
+			t.Fatalf("entry of %s: line %q, partial %v; want %q: lines lost, reordered or mixed (the sink dropped %d)",
+				key, e.Line, e.Partial, want, sink.Dropped())
 		}
 		next[key]++
 	}
