@@ -83,11 +83,42 @@ func run(t *testing.T, text string) (*harness, string) {
 // runSlowEvents is run with a logger that takes slowWrite to write the events named slow.
 func runSlowEvents(t *testing.T, text string, slow ...string) (*harness, string) {
 	t.Helper()
+	cfg, dir := parse(t, text)
+	return start(t, cfg, slow), dir
+}
+
+// runMain is run for `watchdog --config FILE -- argv...`: argv is the main command, with
+// $DIR replaced too.
+func runMain(t *testing.T, text string, argv ...string) (*harness, string) {
+	t.Helper()
+	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {
+		t.Skip("stdin is a terminal: the main command would become its foreground process group")
+	}
+	cfg, dir := parse(t, text)
+	for i := range argv {
+		argv[i] = strings.ReplaceAll(argv[i], "$DIR", dir)
+	}
+	if err := cfg.AddMain(argv); err != nil {
+		t.Fatal(err)
+	}
+	return start(t, cfg, nil), dir
+}
+
+// parse parses text as a watchdog.toml, with $DIR replaced by a fresh temporary directory.
+func parse(t *testing.T, text string) (*config.Config, string) {
+	t.Helper()
 	dir := t.TempDir()
 	cfg, err := config.Parse("test.toml", []byte(strings.ReplaceAll(text, "$DIR", dir)))
 	if err != nil {
 		t.Fatalf("config:\n%v", err)
 	}
+	return cfg, dir
+}
+
+// start runs a Supervisor for cfg, with a logger that takes slowWrite to write the events
+// named slow, and ends it when the test ends.
+func start(t *testing.T, cfg *config.Config, slow []string) *harness {
+	t.Helper()
 	obs, logs := observer.New(zapcore.DebugLevel)
 	poke := make(chan struct{}, 1)
 	log := zap.New(zapcore.NewTee(pokeCore{obs, poke, slow}, zaptest.NewLogger(t).Core()))
@@ -113,7 +144,7 @@ func runSlowEvents(t *testing.T, text string, slow ...string) (*harness, string)
 			h.terminate()
 		}
 	})
-	return h, dir
+	return h
 }
 
 // terminate sends SIGTERM the way signals.Notify would deliver it and returns Run's exit code.

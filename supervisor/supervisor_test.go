@@ -695,3 +695,118 @@ command = ["/bin/sleep", "100"]
 		t.Errorf("web (pid %d) ended by %+v, want by the shutdown's SIGTERM", pid, h.snap("web").LastExit)
 	}
 }
+
+// TestShutdownTimeoutCapsGracePeriod: the global shutdown_timeout caps every stage: a
+// service with a long stop_grace_period that ignores SIGTERM is SIGKILLed before the budget
+// ends, with room left for the final sweep (DESIGN.md "Config").
+func TestShutdownTimeoutCapsGracePeriod(t *testing.T) {
+	h, dir := run(t, `
+[watchdog]
+shutdown_timeout = "1s"
+
+[services.stubborn]
+command = ["/bin/sh", "-c", 'trap "" TERM; : > $DIR/ready; /bin/sleep 100']
+stop_grace_period = "30s"
+`)
+	h.inState("stubborn", Running)
+	h.fileExists(filepath.Join(dir, "ready"))
+	begin := time.Now()
+	if code := h.terminate(); code != 1 {
+		t.Errorf("Run = %d, want 1", code)
+	}
+	if took := time.Since(begin); took > time.Second+500*time.Millisecond {
+		t.Errorf("Run returned %v after SIGTERM, want within the 1s budget", took)
+	}
+	killed := h.events("killed", "stubborn")
+	if len(killed) != 1 {
+		t.Fatalf("%d killed events, want 1", len(killed))
+	}
+	if after := killed[0].Time.Sub(h.events("shutdown_started", "")[0].Time); after > time.Second {
+		t.Errorf("SIGKILL came %v after the shutdown began, after the 1s budget", after)
+	}
+}
+
+func TestAllServicesSucceededExitsZero(t *testing.T) {
+	h, _ := run(t, `
+[services.job]
+command = ["/bin/true"]
+oneshot = true
+
+[services.after]
+command = ["/bin/sh", "-c", "exit 0"]
+restart = "on-failure"
+depends_on = ["job"]
+`)
+	if code := h.exitCode(); code != 0 {
+		t.Errorf("Run = %d, want 0: every service finished successfully", code)
+	}
+	if s := h.snap("job"); s.State != Completed {
+		t.Errorf("job is %s, want completed", s.State)
+	}
+	if s := h.snap("after"); s.State != Exited {
+		t.Errorf("after is %s, want exited", s.State)
+	}
+}
+
+// TestMainCommandExitCode: with `-- CMD` watchdog ends when CMD ends, with its exit code, or
+// 128+N for signal N, after stopping the services of the config.
+func TestMainCommandExitCode(t *testing.T) {
+	t.Run("exit 5", func(t *testing.T) {
+		h, _ := runMain(t, `
+[services.side]
+command = ["/bin/sleep", "100"]
+`, "/bin/sh", "-c", "/bin/sleep 0.2; exit 5")
+		side := h.inState("side", Running).Pid
+		if code := h.exitCode(); code != 5 {
+			t.Errorf("Run = %d, want 5, the main command's code", code)
+		}
+		if s := h.snap("side"); s.State != Stopped || !gone(side) {
+			t.Errorf("side: %+v, want stopped and gone", s)
+		}
+	})
+	t.Run("SIGKILL", func(t *testing.T) {
+		h, _ := runMain(t, "[watchdog]\n", "/bin/sh", "-c", "kill -KILL $$")
+		if code := h.exitCode(); code != 128+9 {
+			t.Errorf("Run = %d, want 137 for a main command ended by SIGKILL", code)
+		}
+	})
+}
+
+// TestMainCommandGetsEverySignal: with `--` and no config services every catchable signal goes
+// to the command's group, SIGHUP and SIGINT included, and SIGTERM/SIGINT also start the
+// shutdown clock: a command that ignores them is SIGKILLed when shutdown_timeout runs out.
+func TestMainCommandGetsEverySignal(t *testing.T) {
+	t.Run("SIGHUP", func(t *testing.T) {
+		h, dir := runMain(t, "[watchdog]\n", "/bin/sh", "-c",
+			`trap "exit 9" HUP; : > $DIR/ready; while :; do /bin/sleep 0.01; done`)
+		h.fileExists(filepath.Join(dir, "ready"))
+		h.sigs <- unix.SIGHUP
+		if code := h.exitCode(); code != 9 {
+			t.Errorf("Run = %d, want 9, the code of the command's HUP trap", code)
+		}
+	})
+	t.Run("SIGTERM", func(t *testing.T) {
+		h, _ := runMain(t, "[watchdog]\n", "/bin/sleep", "100")
+		h.inState("main", Running)
+		if code := h.terminate(); code != 128+15 {
+			t.Errorf("Run = %d, want 143: the command ended by the forwarded SIGTERM", code)
+		}
+	})
+	t.Run("SIGINT ignored", func(t *testing.T) {
+		h, dir := runMain(t, "[watchdog]\nshutdown_timeout = \"1s\"\n", "/bin/sh", "-c",
+			`trap "" INT; : > $DIR/ready; /bin/sleep 100`)
+		h.fileExists(filepath.Join(dir, "ready"))
+		begin := time.Now()
+		h.sigs <- unix.SIGINT
+		if code := h.exitCode(); code != 128+9 {
+			t.Errorf("Run = %d, want 137: SIGKILL when the shutdown clock ran out", code)
+		}
+		if took := time.Since(begin); took > time.Second+500*time.Millisecond {
+			t.Errorf("Run returned %v after SIGINT, want within the 1s shutdown_timeout", took)
+		}
+		stopping := h.events("stopping", "main")
+		if len(stopping) != 1 || stopping[0].ContextMap()["signal"] != "SIGINT" {
+			t.Errorf("stopping events %v, want one with the received SIGINT", stopping)
+		}
+	})
+}
