@@ -29,6 +29,12 @@ type runner struct {
 	changed chan<- struct{} // tells the supervisor that a snapshot changed; never blocks
 	cmds    chan command
 	quit    chan struct{}
+	done    chan struct{} // closed when run has returned
+
+	// Owned by the supervisor's goroutine: a reload removes this runner once it is down,
+	// putting a runner for replacement, if any, in its place.
+	retiring    bool
+	replacement *config.Service
 
 	// Owned by the run goroutine.
 	proc      *process
@@ -97,6 +103,7 @@ func newRunner(svc *config.Service, r *reaper.Reaper, log *zap.Logger, changed c
 		changed: changed,
 		cmds:    make(chan command),
 		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
 		snap:    Snapshot{Name: svc.Name, State: Waiting, Since: time.Now()},
 		exits:   make(map[Exit]uint64),
 	}

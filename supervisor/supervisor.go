@@ -25,10 +25,13 @@ var ErrShuttingDown = errors.New("watchdog is shutting down")
 
 // Supervisor owns the runners and decides when they start, stop and when watchdog ends.
 type Supervisor struct {
-	cfg      *config.Config
-	reaper   *reaper.Reaper
-	log      *zap.Logger
-	runners  []*runner // in start order
+	cfg    *config.Config
+	reaper *reaper.Reaper
+	log    *zap.Logger
+	// mu guards runners and byName. Only the Run goroutine changes them (a reload), under
+	// the write lock; it reads them without the lock. Other goroutines take the read lock.
+	mu       sync.RWMutex
+	runners  []*runner // in start order; a reload's retiring runners last
 	byName   map[string]*runner
 	changed  chan struct{}
 	requests chan request
@@ -99,11 +102,7 @@ func (s *Supervisor) Run(sigs <-chan os.Signal) int {
 	s.log.Info("supervising", zap.Int("services", len(s.runners)), zap.Int("pid", os.Getpid()),
 		zap.Duration("shutdown_timeout", s.cfg.Watchdog.ShutdownTimeout))
 	for _, r := range s.runners {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			r.run()
-		}()
+		s.launch(r)
 	}
 	var deadline <-chan time.Time
 	for {
@@ -132,8 +131,20 @@ func (s *Supervisor) Run(sigs <-chan os.Signal) int {
 	return s.finish()
 }
 
+// launch starts r's goroutine.
+func (s *Supervisor) launch(r *runner) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(r.done)
+		r.run()
+	}()
+}
+
 // Status returns every service's snapshot in start order. It is safe to call from any goroutine.
 func (s *Supervisor) Status() []Snapshot {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	snaps := make([]Snapshot, len(s.runners))
 	for i, r := range s.runners {
 		snaps[i] = r.snapshot()
@@ -158,6 +169,8 @@ type Counters struct {
 
 // Counters returns the totals. It is safe to call from any goroutine.
 func (s *Supervisor) Counters() Counters {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	c := Counters{
 		SignalsForwarded: s.signalsForwarded.Load(),
 		Reloads:          s.reloads.Load(),
@@ -183,6 +196,9 @@ func (s *Supervisor) Control(op string, names []string) error {
 func (s *Supervisor) serve(req request) error {
 	if s.shutdown != nil {
 		return ErrShuttingDown
+	}
+	if req.op == "reload" {
+		return s.reload()
 	}
 	var kind commandKind
 	switch req.op {
@@ -224,6 +240,10 @@ func (s *Supervisor) onSignal(sig os.Signal) {
 	switch {
 	case stopping && s.shutdown == nil:
 		s.beginShutdown("signal "+config.SignalName(usig), usig)
+	case usig == unix.SIGHUP && !s.forwardAll:
+		if s.shutdown == nil {
+			_ = s.reload() // a failed reload is logged and changes nothing
+		}
 	case s.forwardAll || !stopping:
 		for _, r := range s.runners {
 			if pgid, ok := r.signal(usig); ok {
@@ -239,6 +259,7 @@ func (s *Supervisor) onSignal(sig os.Signal) {
 // should end, and during shutdown stops each service once its dependents are down.
 func (s *Supervisor) reconcile() {
 	if s.shutdown == nil {
+		s.retireDown()
 		if reason, critical := s.endReason(); reason != "" {
 			s.beginShutdown(reason, 0)
 			s.shutdown.critical = critical
@@ -247,7 +268,7 @@ func (s *Supervisor) reconcile() {
 	if s.shutdown == nil {
 		for _, r := range s.runners {
 			snap := r.snapshot()
-			if snap.State == Waiting && !snap.Held && s.unreadyDependency(r) == "" {
+			if snap.State == Waiting && !snap.Held && !r.retiring && s.unreadyDependency(r) == "" {
 				r.send(command{kind: cmdStart})
 			}
 		}
@@ -281,6 +302,9 @@ func (s *Supervisor) endReason() (string, *runner) {
 	}
 	finished := true
 	for _, r := range s.runners {
+		if r.retiring {
+			continue
+		}
 		snap := r.snapshot()
 		if snap.State == Failed && r.svc.Critical {
 			return "critical service " + r.svc.Name + " failed", r

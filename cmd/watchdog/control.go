@@ -80,3 +80,29 @@ func controlCommand(op string) func(args []string) int {
 		return 0
 	}
 }
+
+// reloadCommand is `watchdog reload`: the running watchdog re-reads its config file and
+// applies the difference; a config that is not valid changes nothing and its errors are shown.
+func reloadCommand(args []string) int {
+	flags := newClientFlags("reload")
+	if err := flags.Parse(args); err != nil {
+		return usageError("reload: %v", err)
+	}
+	if flags.NArg() > 0 {
+		return usageError("reload: unexpected argument %q", flags.Arg(0))
+	}
+	path, err := flags.socketPath()
+	if err != nil {
+		return usageError("reload: %v", err)
+	}
+	resp, err := control.Do(path, control.Request{Command: control.CommandReload})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "watchdog: %v\n", err)
+		return 1
+	}
+	now := time.Now()
+	for _, snap := range resp.Services {
+		fmt.Println(snap.Line(now))
+	}
+	return 0
+}

@@ -23,6 +23,7 @@ func main() {
 var subcommands = map[string]func(args []string) int{
 	"check":   checkCommand,
 	"health":  healthCommand,
+	"reload":  reloadCommand,
 	"restart": controlCommand(control.CommandRestart),
 	"start":   controlCommand(control.CommandStart),
 	"status":  statusCommand,

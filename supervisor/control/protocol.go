@@ -15,6 +15,7 @@ const (
 	CommandStart   = "start"   // start the named services, lifting an operator's hold
 	CommandStop    = "stop"    // stop the named services and hold them down
 	CommandRestart = "restart" // stop the named services if running, then start them
+	CommandReload  = "reload"  // re-read the config file and apply the difference; no services named
 )
 
 const (

@@ -145,6 +145,9 @@ func removeStaleSocket(path string) error {
 	return os.Remove(path)
 }
 
+// closeGrace is how long Close lets a client take the answer it is owed.
+const closeGrace = 100 * time.Millisecond
+
 // Close stops accepting, cuts off the clients being served, waits for their handlers and
 // removes the socket file. Calling Close again returns the first result.
 func (s *Server) Close() error {
@@ -154,7 +157,10 @@ func (s *Server) Close() error {
 		s.mu.Lock()
 		s.closed = true
 		for conn := range s.conns {
-			conn.Close()
+			// A client still sending is cut off; one waiting for its answer gets it, or the
+			// reason the socket closes, unless it does not read within closeGrace.
+			conn.CloseRead()
+			conn.SetWriteDeadline(time.Now().Add(closeGrace))
 		}
 		s.mu.Unlock()
 		s.wg.Wait()
@@ -306,6 +312,13 @@ func (s *Server) execute(req Request) Response {
 		if len(req.Services) > 0 {
 			return failure(errors.New("status takes no services"))
 		}
+	case CommandReload:
+		if len(req.Services) > 0 {
+			return failure(errors.New("reload takes no services"))
+		}
+		if err := s.control(req.Command, nil); err != nil {
+			return failure(err)
+		}
 	case CommandStart, CommandStop, CommandRestart:
 		if len(req.Services) == 0 {
 			return failure(fmt.Errorf("%s: no services named", req.Command))
@@ -314,8 +327,8 @@ func (s *Server) execute(req Request) Response {
 			return failure(fmt.Errorf("%s: %w", req.Command, err))
 		}
 	default:
-		return failure(fmt.Errorf("unknown command %q (want %s, %s, %s or %s)", req.Command,
-			CommandStatus, CommandStart, CommandStop, CommandRestart))
+		return failure(fmt.Errorf("unknown command %q (want %s, %s, %s, %s or %s)", req.Command,
+			CommandStatus, CommandStart, CommandStop, CommandRestart, CommandReload))
 	}
 	return Response{OK: true, Services: s.sup.Status()}
 }
