@@ -66,7 +66,9 @@ type watchdogRun struct {
 	marker string
 	stdout *lineLog
 	stderr *lineLog
-	exited chan struct{}
+	// stalledStdout is stdout's read end until resumeStdout starts reading it.
+	stalledStdout *os.File
+	exited        chan struct{}
 	// Valid once exited is closed: the exit code, or 128+N when signal N ended the
 	// process (as PID 1, unshare dies of the signal that ended watchdog).
 	code     int
@@ -93,10 +95,18 @@ func startWithTerminalStdin(t *testing.T, mode runMode, tty *os.File, args ...st
 	return launch(t, mode, terminal{stdin: tty}, args)
 }
 
-// terminal is watchdog's stdin when it is a terminal (else it has none).
+// startWithStalledStdout runs watchdog with nobody reading its stdout, as behind a stalled
+// log driver, until resumeStdout: watchdog's writes block once the pipe is full.
+func startWithStalledStdout(t *testing.T, mode runMode, args ...string) *watchdogRun {
+	t.Helper()
+	return launch(t, mode, terminal{stalledStdout: true}, args)
+}
+
+// terminal is what watchdog's stdin and stdout are connected to.
 type terminal struct {
-	stdin       *os.File
-	controlling bool // also its session's controlling terminal
+	stdin         *os.File // a terminal, else none
+	controlling   bool     // stdin is also the session's controlling terminal
+	stalledStdout bool     // stdout is not read until resumeStdout
 }
 
 func launch(t *testing.T, mode runMode, term terminal, args []string) *watchdogRun {
@@ -128,6 +138,12 @@ func launch(t *testing.T, mode runMode, term terminal, args []string) *watchdogR
 	if err != nil {
 		t.Fatal(err)
 	}
+	if term.stalledStdout {
+		// The smallest pipe fills after a few dozen lines.
+		if _, err := unix.FcntlInt(stdoutW.Fd(), unix.F_SETPIPE_SZ, os.Getpagesize()); err != nil {
+			t.Fatal(os.NewSyscallError("fcntl F_SETPIPE_SZ", err))
+		}
+	}
 	w.cmd.Stdout, w.cmd.Stderr = stdoutW, stderrW
 	if term.stdin != nil {
 		w.cmd.Stdin = term.stdin
@@ -141,7 +157,13 @@ func launch(t *testing.T, mode runMode, term terminal, args []string) *watchdogR
 		stderrR.Close()
 		t.Fatalf("start %v: %v", argv, err)
 	}
-	w.stdout, w.stderr = readLines(stdoutR), readLines(stderrR)
+	w.stdout, w.stderr = newLineLog(), newLineLog()
+	go w.stderr.read(stderrR)
+	if term.stalledStdout {
+		w.stalledStdout = stdoutR
+	} else {
+		go w.stdout.read(stdoutR)
+	}
 	go func() {
 		w.cmd.Wait() // the exit status is all that matters here, not the error
 		status, _ := w.cmd.ProcessState.Sys().(syscall.WaitStatus)
@@ -190,6 +212,14 @@ func (w *watchdogRun) findWatchdog() int {
 			w.t.Fatalf("no watchdog child of unshare (pid %d) after %v", unshare, eventTimeout)
 		case <-time.After(pollInterval):
 		}
+	}
+}
+
+// resumeStdout starts reading the stdout of a run started with startWithStalledStdout.
+func (w *watchdogRun) resumeStdout() {
+	if w.stalledStdout != nil {
+		go w.stdout.read(w.stalledStdout)
+		w.stalledStdout = nil
 	}
 }
 
@@ -386,6 +416,7 @@ func (w *watchdogRun) teardown() {
 		unix.Kill(target, unix.SIGKILL)
 		<-w.exited
 	}
+	w.resumeStdout()
 	left := w.leftovers()
 	if exitedByItself && len(left) > 0 {
 		t.Errorf("still running after watchdog exited (DESIGN.md invariant 7): %v", left)
@@ -466,23 +497,24 @@ type lineLog struct {
 	changed chan struct{} // guarded by mu; closed and replaced on every change
 }
 
-func readLines(r io.ReadCloser) *lineLog {
-	l := &lineLog{changed: make(chan struct{})}
-	go func() {
-		defer r.Close()
-		in := bufio.NewReader(r)
-		for {
-			line, err := in.ReadString('\n')
-			if line != "" {
-				l.update(func() { l.lines = append(l.lines, strings.TrimSuffix(line, "\n")) })
-			}
-			if err != nil {
-				l.update(func() { l.closed = true })
-				return
-			}
+func newLineLog() *lineLog {
+	return &lineLog{changed: make(chan struct{})}
+}
+
+// read collects r's lines until EOF or an error, then closes r.
+func (l *lineLog) read(r io.ReadCloser) {
+	defer r.Close()
+	in := bufio.NewReader(r)
+	for {
+		line, err := in.ReadString('\n')
+		if line != "" {
+			l.update(func() { l.lines = append(l.lines, strings.TrimSuffix(line, "\n")) })
 		}
-	}()
-	return l
+		if err != nil {
+			l.update(func() { l.closed = true })
+			return
+		}
+	}
 }
 
 func (l *lineLog) update(change func()) {
