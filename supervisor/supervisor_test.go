@@ -810,3 +810,38 @@ func TestMainCommandGetsEverySignal(t *testing.T) {
 		}
 	})
 }
+
+// TestOperatorStopDuringBackoff: a stop while the service waits to restart cancels the
+// restart and holds it down; a start lifts the hold and starts it at once.
+func TestOperatorStopDuringBackoff(t *testing.T) {
+	h, _ := run(t, `
+[services.crash]
+command = ["/bin/sh", "-c", "exit 1"]
+restart = "always"
+restart_delay = "200ms"
+
+[services.keep]
+command = ["/bin/sleep", "100"]
+`)
+	h.inState("crash", Backoff)
+	if err := h.sup.Control("stop", []string{"crash"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := h.inState("crash", Stopped); !s.Held {
+		t.Fatalf("crash after stop in backoff: %+v, want held", s)
+	}
+	starts := len(h.events("started", "crash"))
+	// The backoff would have started it again after 200ms ±10%.
+	timer := time.NewTimer(400 * time.Millisecond)
+	<-timer.C
+	if n := len(h.events("started", "crash")); n != starts {
+		t.Errorf("crash started %d more times after the operator's stop", n-starts)
+	}
+	if err := h.sup.Control("start", []string{"crash"}); err != nil {
+		t.Fatal(err)
+	}
+	h.until("crash started again", func() bool { return len(h.events("started", "crash")) > starts })
+	if s := h.snap("crash"); s.Held {
+		t.Errorf("crash after start: %+v, want the hold lifted", s)
+	}
+}
