@@ -44,7 +44,9 @@ func parse(path string, data []byte, euid int) (*Config, error) {
 	var services []*Service
 	tables := map[string]*table{}
 	named := 0
+	var units unitOrigins
 	if all, ok := doc.table("services"); ok {
+		units = readUnits(all)
 		names := all.keys()
 		named = len(names)
 		for _, name := range names {
@@ -64,6 +66,7 @@ func parse(path string, data []byte, euid int) (*Config, error) {
 		probs.add(0, "", "no [watchdog] table and no services")
 	}
 	cfg.Services = orderServices(services, tables)
+	units.attribute(probs)
 	if err := probs.err(); err != nil {
 		return nil, err
 	}

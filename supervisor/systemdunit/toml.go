@@ -1,0 +1,105 @@
+package systemdunit
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// WriteTOML prints translations as [services.NAME] tables of watchdog.toml. Above each
+// unit's tables, comments name the unit file, give its description, and list every note
+// as "# unsupported: DIRECTIVE (line N): REASON".
+func WriteTOML(w io.Writer, translations []*Translation) error {
+	var b strings.Builder
+	for i, t := range translations {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		header := t.Unit.Path
+		if filepath.Base(t.Unit.Path) != t.Unit.Name {
+			header += " as " + t.Unit.Name // an instance read from its template
+		}
+		fmt.Fprintf(&b, "# %s\n", header)
+		for _, c := range t.Comments {
+			fmt.Fprintf(&b, "# %s\n", oneLine(c))
+		}
+		for _, n := range t.Notes {
+			fmt.Fprintf(&b, "# unsupported: %s\n", oneLine(n.String()))
+		}
+		for _, s := range t.Services {
+			b.WriteString("\n")
+			fmt.Fprintf(&b, "[services.%s]\n", s.Name)
+			if s.Origin != "" {
+				fmt.Fprintf(&b, "# from %s\n", s.Origin)
+			}
+			for _, st := range s.Settings {
+				fmt.Fprintf(&b, "%s = %s\n", st.Key, tomlValue(st.Value))
+			}
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// oneLine keeps a comment on its line.
+func oneLine(s string) string {
+	return strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(s)
+}
+
+// itemsPerLine keeps long arrays, such as every exit code, readable.
+const itemsPerLine = 16
+
+// tomlValue prints a Setting value in TOML.
+func tomlValue(v any) string {
+	switch v := v.(type) {
+	case string:
+		return tomlString(v)
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case bool:
+		return strconv.FormatBool(v)
+	case []any:
+		items := make([]string, len(v))
+		for i, item := range v {
+			items[i] = tomlValue(item)
+		}
+		if len(items) <= itemsPerLine {
+			return "[" + strings.Join(items, ", ") + "]"
+		}
+		var b strings.Builder
+		b.WriteString("[\n")
+		for len(items) > 0 {
+			n := min(itemsPerLine, len(items))
+			b.WriteString("  " + strings.Join(items[:n], ", ") + ",\n")
+			items = items[n:]
+		}
+		b.WriteString("]")
+		return b.String()
+	}
+	panic(fmt.Sprintf("systemdunit: no TOML form for %T", v))
+}
+
+// tomlString prints a TOML basic string; TOML knows \uXXXX but not Go's \x escapes.
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
