@@ -12,11 +12,13 @@ import (
 // command is one command line of ExecStartPre= or ExecStart=.
 type command struct {
 	CommandLine
-	directive    string // "ExecStartPre" or "ExecStart"
-	line         int
-	assignment   Assignment
-	dropIdentity bool // "+" or "!": systemd does not switch to User= and Group=
+	directive  string // "ExecStartPre" or "ExecStart"
+	assignment Assignment
 }
+
+// keepsUser reports whether systemd runs the command without switching to User= and
+// Group= ("+" and "!").
+func (c *command) keepsUser() bool { return c.FullPrivilege || c.KeepIdentity }
 
 // serviceType reads Type=, with systemd's defaults.
 func (d *draft) serviceType() string {
@@ -49,8 +51,7 @@ func (d *draft) commands(typ string) []command {
 				continue
 			}
 			for _, l := range lines {
-				cmds = append(cmds, command{CommandLine: l, directive: directive, line: a.Line, assignment: a,
-					dropIdentity: l.FullPrivilege || l.KeepIdentity})
+				cmds = append(cmds, command{CommandLine: l, directive: directive, assignment: a})
 				if directive == "ExecStart" {
 					starts++
 				}
@@ -100,7 +101,7 @@ func (d *draft) commandSettings(c *command, service string) []Setting {
 			d.note(a, t, true, "$%s is set by systemd itself; left as written", name)
 		}
 	}
-	return []Setting{{Key: "command", Value: anyList(words), Line: c.line}}
+	return []Setting{{Key: "command", Value: anyList(words), Line: a.Line}}
 }
 
 // context holds the settings every service of the unit shares.

@@ -138,7 +138,7 @@ func (d *draft) restartSettings(add func(string, any, int), oneshot bool) {
 // exitCodes translates SuccessExitStatus= and the "-" prefix of the main command.
 func (d *draft) exitCodes(add func(string, any, int), cmd *command) {
 	if cmd != nil && cmd.IgnoreFailure {
-		add("success_exit_codes", allExitCodes(), cmd.line)
+		add("success_exit_codes", allExitCodes(), cmd.assignment.Line)
 		d.note(cmd.assignment, d.on("success_exit_codes"), false,
 			"the \"-\" prefix: every exit code counts as success, but death by a signal still counts as failure")
 		return

@@ -315,16 +315,17 @@ func stepName(main string, cmds []command, i int) string {
 
 // step is the oneshot service of a command that runs before the main one.
 func (d *draft) step(c *command, name string, shared context) *Service {
-	s := &Service{Name: name, Origin: fmt.Sprintf("%s= (line %d)", c.directive, c.line)}
+	line := c.assignment.Line
+	s := &Service{Name: name, Origin: fmt.Sprintf("%s= (line %d)", c.directive, line)}
 	s.Settings = append(s.Settings, d.commandSettings(c, name)...)
-	if !c.dropIdentity {
+	if !c.keepsUser() {
 		s.Settings = append(s.Settings, shared.identity...)
 	}
 	s.Settings = append(s.Settings, shared.place...)
-	s.Settings = append(s.Settings, Setting{Key: "oneshot", Value: true, Line: c.line})
+	s.Settings = append(s.Settings, Setting{Key: "oneshot", Value: true, Line: line})
 	s.Settings = append(s.Settings, shared.stepRestart...)
 	if c.IgnoreFailure {
-		s.Settings = append(s.Settings, Setting{Key: "success_exit_codes", Value: allExitCodes(), Line: c.line})
+		s.Settings = append(s.Settings, Setting{Key: "success_exit_codes", Value: allExitCodes(), Line: line})
 		d.note(c.assignment, target{name, "success_exit_codes"}, false,
 			"the \"-\" prefix: every exit code counts as success, but death by a signal still counts as failure")
 	}
@@ -338,7 +339,7 @@ func (d *draft) mainService(cmd *command, typ string, shared context) *Service {
 	if cmd != nil {
 		s.Settings = append(s.Settings, d.commandSettings(cmd, d.name)...)
 	}
-	if cmd == nil || !cmd.dropIdentity {
+	if cmd == nil || !cmd.keepsUser() {
 		s.Settings = append(s.Settings, shared.identity...)
 	}
 	s.Settings = append(s.Settings, shared.place...)
