@@ -22,8 +22,17 @@ type Config struct {
 type Watchdog struct {
 	ShutdownTimeout time.Duration // whole staged shutdown budget
 	ControlSocket   string
-	MetricsAddress  string // "" serves no metrics
+	MetricsAddress  string  // "" serves no metrics
+	Log             LogMode // the services' default
 }
+
+// LogMode says where a service's stdout and stderr go.
+type LogMode string
+
+const (
+	LogInherit LogMode = "inherit" // straight to watchdog's own stdout and stderr, no copies
+	LogJSON    LogMode = "json"    // each line one JSON object on watchdog's stdout: ts, service, stream, line
+)
 
 // RestartPolicy says when a service whose main process exited is started again.
 type RestartPolicy string
@@ -69,6 +78,15 @@ type Service struct {
 	Notify          bool          // service speaks sd_notify; ready on READY=1
 	WatchdogTimeout time.Duration // 0 = none; a missed WATCHDOG=1 ping restarts the service
 	StartupTimeout  time.Duration // 0 = wait forever for readiness
+
+	Log LogMode
+
+	// Instances is how many copies of the service run. A table with instances = N > 1
+	// becomes N services NAME.0 ... NAME.N-1, each with InstanceOf = NAME and its Instance
+	// number (WATCHDOG_INSTANCE in its environment); depending on NAME means on all of them.
+	Instances  int
+	Instance   int
+	InstanceOf string
 }
 
 // Credential is a resolved `user =` value.

@@ -74,6 +74,8 @@ healthcheck.tcp = "localhost:80"
 			SuccessExitCodes: []int{0},
 			StopSignal:       unix.SIGTERM,
 			StopGracePeriod:  5 * time.Second,
+			Log:              LogInherit,
+			Instances:        1,
 		}
 	}
 	job, probed, web := service("job"), service("probed"), service("web")
@@ -88,14 +90,14 @@ healthcheck.tcp = "localhost:80"
 	}
 	want := &Config{
 		Path:     "w.toml",
-		Watchdog: Watchdog{ShutdownTimeout: 9 * time.Second, ControlSocket: "/run/watchdog.sock"},
+		Watchdog: Watchdog{ShutdownTimeout: 9 * time.Second, ControlSocket: "/run/watchdog.sock", Log: LogInherit},
 		Services: []*Service{job, probed, web},
 	}
 	assertConfig(t, cfg, want)
 }
 
 func TestDefault(t *testing.T) {
-	want := &Config{Watchdog: Watchdog{ShutdownTimeout: 9 * time.Second, ControlSocket: "/run/watchdog.sock"}}
+	want := &Config{Watchdog: Watchdog{ShutdownTimeout: 9 * time.Second, ControlSocket: "/run/watchdog.sock", Log: LogInherit}}
 	assertConfig(t, Default(), want)
 }
 
@@ -118,6 +120,7 @@ func TestEveryKey(t *testing.T) {
 			ShutdownTimeout: 20 * time.Second,
 			ControlSocket:   "/tmp/w.sock",
 			MetricsAddress:  "127.0.0.1:9102",
+			Log:             LogJSON,
 		},
 		Services: []*Service{{
 			Name:             "migrate",
@@ -131,6 +134,8 @@ func TestEveryKey(t *testing.T) {
 			SuccessExitCodes: []int{0},
 			StopSignal:       unix.SIGTERM,
 			StopGracePeriod:  5 * time.Second,
+			Log:              LogJSON,
+			Instances:        1,
 			Healthcheck: &Healthcheck{
 				Command:     []string{"prog", "check"},
 				Interval:    10 * time.Second,
@@ -158,6 +163,8 @@ func TestEveryKey(t *testing.T) {
 			Notify:           true,
 			WatchdogTimeout:  30 * time.Second,
 			StartupTimeout:   time.Minute,
+			Log:              LogInherit,
+			Instances:        1,
 			Healthcheck: &Healthcheck{
 				HTTP:        "https://127.0.0.1:8443/healthz",
 				Interval:    3 * time.Second,
@@ -167,7 +174,8 @@ func TestEveryKey(t *testing.T) {
 				OnUnhealthy: HealthIgnore,
 			},
 		}, {
-			Name:             "worker",
+			Name:             "worker.0",
+			InstanceOf:       "worker",
 			Command:          []string{"/bin/sh", "-c", "exec sleep 1"},
 			WorkingDir:       dir + "/sub",
 			Restart:          RestartAlways,
@@ -177,6 +185,32 @@ func TestEveryKey(t *testing.T) {
 			SuccessExitCodes: []int{0},
 			StopSignal:       37,
 			StopGracePeriod:  5 * time.Second,
+			Log:              LogJSON,
+			Instances:        2,
+			DependsOn:        []string{"web"},
+			Healthcheck: &Healthcheck{
+				TCP:         "[::1]:6379",
+				Interval:    10 * time.Second,
+				Timeout:     5 * time.Second,
+				Retries:     3,
+				OnUnhealthy: HealthRestart,
+			},
+		}, {
+			Name:             "worker.1",
+			InstanceOf:       "worker",
+			Instance:         1,
+			Command:          []string{"/bin/sh", "-c", "exec sleep 1"},
+			WorkingDir:       dir + "/sub",
+			Restart:          RestartAlways,
+			RestartDelay:     100 * time.Millisecond,
+			RestartMaxDelay:  30 * time.Second,
+			RestartWindow:    60 * time.Second,
+			SuccessExitCodes: []int{0},
+			StopSignal:       37,
+			StopGracePeriod:  5 * time.Second,
+			Log:              LogJSON,
+			Instances:        2,
+			DependsOn:        []string{"web"},
 			Healthcheck: &Healthcheck{
 				TCP:         "[::1]:6379",
 				Interval:    10 * time.Second,
@@ -193,6 +227,7 @@ const everyKey = `[watchdog]
 shutdown_timeout = "20s"
 control_socket = "/tmp/w.sock"
 metrics_address = "127.0.0.1:9102"
+log = "json"
 
 [services.web]
 command = ["./prog", "--port", "8080"]
@@ -212,6 +247,7 @@ stop_grace_period = "0s"
 notify = true
 watchdog_timeout = "30s"
 startup_timeout = "1m"
+log = "inherit"
 
 [services.web.healthcheck]
 http = "https://127.0.0.1:8443/healthz"
@@ -233,6 +269,8 @@ command = ["/bin/sh", "-c", "exec sleep 1"]
 working_dir = "$DIR/sub"
 stop_signal = "SIGRTMIN+3"
 healthcheck.tcp = "[::1]:6379"
+instances = 2
+depends_on = ["web"]
 `
 
 func TestStartOrder(t *testing.T) {
@@ -284,6 +322,8 @@ func TestAddMain(t *testing.T) {
 		SuccessExitCodes: []int{0},
 		StopSignal:       unix.SIGTERM,
 		StopGracePeriod:  5 * time.Second,
+		Log:              LogInherit,
+		Instances:        1,
 	}
 	if !reflect.DeepEqual(main, want) {
 		t.Errorf("main service = %+v, want %+v", main, want)
@@ -357,6 +397,7 @@ user = "0"
 shutdown_timeout = "9s"
 control_socket = "/run/watchdog.sock"
 metrics_address = ""
+log = "inherit"
 
 [services.db]
 command = ["/bin/sh"]
@@ -377,6 +418,8 @@ stop_grace_period = "5s"
 notify = false
 watchdog_timeout = "0s"
 startup_timeout = "0s"
+log = "inherit"
+instances = 1
 
 [services.web]
 command = ["/bin/sh", "-c", "exec web"]
@@ -397,6 +440,8 @@ stop_grace_period = "5s"
 notify = false
 watchdog_timeout = "0s"
 startup_timeout = "0s"
+log = "inherit"
+instances = 1
 
 [services.web.healthcheck]
 http = "http://localhost/"
@@ -426,6 +471,8 @@ on_unhealthy = "restart"
 # notify = false
 # watchdog_timeout = "0s"
 # startup_timeout = "0s"
+# log = "inherit"
+# instances = 1
 `, "HOME", root.HomeDir)
 	want = strings.ReplaceAll(want, "GROUPS", fmt.Sprint(groupsOf(t, root)))
 	if plan.String() != want {

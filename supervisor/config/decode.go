@@ -55,7 +55,7 @@ func parse(path string, data []byte, euid int) (*Config, error) {
 				continue
 			}
 			checkServiceName(all, name)
-			s := decodeService(t, name)
+			s := decodeService(t, name, cfg.Watchdog.Log)
 			checkHost(t, s, euid)
 			services = append(services, s)
 			tables[name] = t
@@ -65,7 +65,7 @@ func parse(path string, data []byte, euid int) (*Config, error) {
 	if !doc.has("watchdog") && named == 0 {
 		probs.add(0, "", "no [watchdog] table and no services")
 	}
-	cfg.Services = orderServices(services, tables)
+	cfg.Services = expandInstances(orderServices(services, tables))
 	units.attribute(probs)
 	if err := probs.err(); err != nil {
 		return nil, err
@@ -83,8 +83,26 @@ func decodeWatchdog(t *table, w *Watchdog) {
 			t.errorf("metrics_address", "%v", err)
 		}
 	}
+	logMode(t, &w.Log)
 	t.finish()
 }
+
+// logMode reads a log key: "inherit" or "json".
+func logMode(t *table, dst *LogMode) {
+	var mode string
+	if !t.str("log", &mode) {
+		return
+	}
+	switch m := LogMode(mode); m {
+	case LogInherit, LogJSON:
+		*dst = m
+	default:
+		t.errorf("log", "must be %q or %q, not %q", LogInherit, LogJSON, mode)
+	}
+}
+
+// maxInstances bounds instances = N against a typo starting a fork storm.
+const maxInstances = 1000
 
 // bareKeyChars may make up a bare TOML key, and so a service name.
 const bareKeyChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
@@ -99,8 +117,10 @@ func checkServiceName(services *table, name string) {
 	}
 }
 
-func decodeService(t *table, name string) *Service {
+func decodeService(t *table, name string, log LogMode) *Service {
 	s := newService(name)
+	s.Log = log
+	logMode(t, &s.Log)
 	if !t.has("command") {
 		t.errorf("command", "is required")
 	} else if t.strs("command", &s.Command) && (len(s.Command) == 0 || s.Command[0] == "") {
@@ -112,6 +132,14 @@ func decodeService(t *table, name string) *Service {
 		s.Environment = decodeEnvironment(env)
 	}
 	t.boolean("oneshot", &s.Oneshot)
+	if t.integer("instances", &s.Instances, 1) {
+		switch {
+		case s.Instances > maxInstances:
+			t.errorf("instances", "at most %d, not %d", maxInstances, s.Instances)
+		case s.Instances > 1 && s.Oneshot:
+			t.errorf("instances", "a oneshot runs once: it cannot have instances")
+		}
+	}
 	t.strs("depends_on", &s.DependsOn)
 	t.boolean("critical", &s.Critical)
 	decodeRestart(t, s)

@@ -22,6 +22,7 @@ func Default() *Config {
 	return &Config{Watchdog: Watchdog{
 		ShutdownTimeout: DefaultShutdownTimeout,
 		ControlSocket:   DefaultControlSocket,
+		Log:             LogInherit,
 	}}
 }
 
@@ -36,6 +37,8 @@ func newService(name string) *Service {
 		SuccessExitCodes: []int{0},
 		StopSignal:       unix.SIGTERM,
 		StopGracePeriod:  5 * time.Second,
+		Log:              LogInherit,
+		Instances:        1,
 	}
 }
 

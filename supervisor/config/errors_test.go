@@ -108,6 +108,28 @@ restart_max_delay = "5s"
 `,
 		want: `w.toml:4: services.web.restart_max_delay: must not be shorter than restart_delay (10s)`,
 	}, {
+		name: "bad log mode",
+		text: `[services.web]
+command = ["/bin/sh"]
+log = "syslog"
+`,
+		want: `w.toml:3: services.web.log: must be "inherit" or "json", not "syslog"`,
+	}, {
+		name: "no instances",
+		text: `[services.web]
+command = ["/bin/sh"]
+instances = 0
+`,
+		want: `w.toml:3: services.web.instances: must be at least 1, not 0`,
+	}, {
+		name: "instances of a oneshot",
+		text: `[services.job]
+command = ["/bin/sh"]
+oneshot = true
+instances = 2
+`,
+		want: `w.toml:4: services.job.instances: a oneshot runs once: it cannot have instances`,
+	}, {
 		name: "zero restart_delay without a restart limit",
 		text: `[services.web]
 command = ["/bin/sh"]

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,13 @@ func (c *Config) WritePlan(w io.Writer) error {
 	for i, s := range c.Services {
 		names[i] = s.Name
 	}
+	// The copies of a service with instances are one table: the first stands for them all.
+	var tables []*Service
+	for _, s := range c.Services {
+		if s.Instance == 0 {
+			tables = append(tables, s)
+		}
+	}
 	if len(names) == 0 {
 		names = append(names, "(no services)")
 	}
@@ -32,7 +40,8 @@ func (c *Config) WritePlan(w io.Writer) error {
 	p.line("shutdown_timeout = %s", duration(c.Watchdog.ShutdownTimeout))
 	p.line("control_socket = %s", quote(c.Watchdog.ControlSocket))
 	p.line("metrics_address = %s", quote(c.Watchdog.MetricsAddress))
-	for _, s := range c.Services {
+	p.line("log = %s", quote(string(c.Watchdog.Log)))
+	for _, s := range tables {
 		p.line("")
 		if s.Main {
 			p.line(`# the command after "--":`)
@@ -59,7 +68,11 @@ func (p *plan) line(format string, args ...any) {
 }
 
 func (p *plan) service(s *Service) {
-	p.line("[services.%s]", key(s.Name))
+	name, deps := s.Name, s.DependsOn
+	if s.InstanceOf != "" {
+		name, deps = s.InstanceOf, dependencyTables(deps)
+	}
+	p.line("[services.%s]", key(name))
 	p.line("command = %s", list(s.Command))
 	if cr := s.Credential; cr != nil {
 		p.line("user = %s # uid %d, gid %d, groups %v, home %s", quote(s.User), cr.UID, cr.GID, cr.Groups, quote(cr.Home))
@@ -78,7 +91,7 @@ func (p *plan) service(s *Service) {
 		p.line("environment = { %s }", strings.Join(env, ", "))
 	}
 	p.line("oneshot = %t", s.Oneshot)
-	p.line("depends_on = %s", list(s.DependsOn))
+	p.line("depends_on = %s", list(deps))
 	p.line("critical = %t", s.Critical)
 	p.line("restart = %s", quote(string(s.Restart)))
 	p.line("restart_delay = %s", duration(s.RestartDelay))
@@ -95,9 +108,11 @@ func (p *plan) service(s *Service) {
 	p.line("notify = %t", s.Notify)
 	p.line("watchdog_timeout = %s", duration(s.WatchdogTimeout))
 	p.line("startup_timeout = %s", duration(s.StartupTimeout))
+	p.line("log = %s", quote(string(s.Log)))
+	p.line("instances = %d", s.Instances)
 	if h := s.Healthcheck; h != nil {
 		p.line("")
-		p.line("[services.%s.healthcheck]", key(s.Name))
+		p.line("[services.%s.healthcheck]", key(name))
 		switch {
 		case len(h.Command) > 0:
 			p.line("command = %s", list(h.Command))
@@ -161,4 +176,19 @@ func quote(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// dependencyTables maps the dependencies of a copy back to the tables they were written as:
+// "web.0", "web.1" were "web".
+func dependencyTables(deps []string) []string {
+	var tables []string
+	for _, d := range deps {
+		if i := strings.LastIndexByte(d, '.'); i > 0 {
+			d = d[:i]
+		}
+		if !slices.Contains(tables, d) {
+			tables = append(tables, d)
+		}
+	}
+	return tables
 }

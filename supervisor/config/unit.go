@@ -24,7 +24,7 @@ import (
 // writes the key the loss leaves wrong. `watchdog import-unit` lists everything.
 
 // unitOrigins maps the dotted key of every setting a unit gave to where it came from,
-// so that errors in it name the unit file and line.
+// so that errors in it name the unit file, or drop-in, and line.
 type unitOrigins map[string]unitOrigin
 
 type unitOrigin struct {
@@ -77,7 +77,6 @@ func readUnit(services *table, name string, origins unitOrigins) {
 // for each step before its main command.
 func applyUnit(services *table, name string, tr *systemdunit.Translation, origins unitOrigins) {
 	n := services.n.children[name]
-	file := tr.Unit.Path
 	for _, note := range tr.Notes {
 		if !note.Matters || writes(n, note, name) {
 			continue
@@ -87,7 +86,7 @@ func applyUnit(services *table, name string, tr *systemdunit.Translation, origin
 			msg += fmt.Sprintf("; writing %s in [services.%s] overrides it", note.Key, name)
 		}
 		services.probs.errs = append(services.probs.errs, &Error{
-			File: file, Line: note.Line, Key: services.n.key + "." + note.Service, Msg: msg})
+			File: note.File, Line: note.Line, Key: services.n.key + "." + note.Service, Msg: msg})
 	}
 	for _, s := range tr.Services {
 		target := n
@@ -98,11 +97,11 @@ func applyUnit(services *table, name string, tr *systemdunit.Translation, origin
 			}
 			target = &node{key: services.n.key + "." + s.Name, line: n.line, value: map[string]any{}, children: map[string]*node{}}
 			services.n.children[s.Name] = target
-			origins[target.key] = unitOrigin{file, 0}
+			origins[target.key] = unitOrigin{tr.Unit.Path, 0}
 		}
 		for _, st := range s.Settings {
 			if added := mergeSetting(target, st); added != "" {
-				origins[added] = unitOrigin{file, st.Line}
+				origins[added] = unitOrigin{st.File, st.Line}
 			}
 		}
 	}
