@@ -78,38 +78,39 @@ type watchdogRun struct {
 // startWatchdog runs watchdog with args; t.Cleanup ends it and checks what it left.
 func startWatchdog(t *testing.T, mode runMode, args ...string) *watchdogRun {
 	t.Helper()
-	return launch(t, mode, terminal{}, args)
+	return launch(t, mode, stdio{}, args)
 }
 
 // startOnTerminal runs watchdog in a new session with tty, a pty's slave side, as its
 // stdin and controlling terminal; stdout and stderr stay pipes.
 func startOnTerminal(t *testing.T, mode runMode, tty *os.File, args ...string) *watchdogRun {
 	t.Helper()
-	return launch(t, mode, terminal{stdin: tty, controlling: true}, args)
+	return launch(t, mode, stdio{stdin: tty, controlling: true}, args)
 }
 
 // startWithTerminalStdin runs watchdog in a new session with no controlling terminal
 // and tty as its stdin, as `setsid watchdog ...` typed in a terminal does.
 func startWithTerminalStdin(t *testing.T, mode runMode, tty *os.File, args ...string) *watchdogRun {
 	t.Helper()
-	return launch(t, mode, terminal{stdin: tty}, args)
+	return launch(t, mode, stdio{stdin: tty}, args)
 }
 
 // startWithStalledStdout runs watchdog with nobody reading its stdout, as behind a stalled
 // log driver, until resumeStdout: watchdog's writes block once the pipe is full.
 func startWithStalledStdout(t *testing.T, mode runMode, args ...string) *watchdogRun {
 	t.Helper()
-	return launch(t, mode, terminal{stalledStdout: true}, args)
+	return launch(t, mode, stdio{stalledStdout: true}, args)
 }
 
-// terminal is what watchdog's stdin and stdout are connected to.
-type terminal struct {
+// stdio is what watchdog's stdin and stdout are connected to, when not the defaults: no
+// stdin and a pipe the harness reads.
+type stdio struct {
 	stdin         *os.File // a terminal, else none
 	controlling   bool     // stdin is also the session's controlling terminal
 	stalledStdout bool     // stdout is not read until resumeStdout
 }
 
-func launch(t *testing.T, mode runMode, term terminal, args []string) *watchdogRun {
+func launch(t *testing.T, mode runMode, streams stdio, args []string) *watchdogRun {
 	t.Helper()
 	argv := append([]string{watchdogBin}, args...)
 	if mode.pid1 {
@@ -138,16 +139,16 @@ func launch(t *testing.T, mode runMode, term terminal, args []string) *watchdogR
 	if err != nil {
 		t.Fatal(err)
 	}
-	if term.stalledStdout {
+	if streams.stalledStdout {
 		// The smallest pipe fills after a few dozen lines.
 		if _, err := unix.FcntlInt(stdoutW.Fd(), unix.F_SETPIPE_SZ, os.Getpagesize()); err != nil {
 			t.Fatal(os.NewSyscallError("fcntl F_SETPIPE_SZ", err))
 		}
 	}
 	w.cmd.Stdout, w.cmd.Stderr = stdoutW, stderrW
-	if term.stdin != nil {
-		w.cmd.Stdin = term.stdin
-		w.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: term.controlling, Ctty: 0}
+	if streams.stdin != nil {
+		w.cmd.Stdin = streams.stdin
+		w.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: streams.controlling, Ctty: 0}
 	}
 	err = w.cmd.Start()
 	stdoutW.Close()
@@ -159,7 +160,7 @@ func launch(t *testing.T, mode runMode, term terminal, args []string) *watchdogR
 	}
 	w.stdout, w.stderr = newLineLog(), newLineLog()
 	go w.stderr.read(stderrR)
-	if term.stalledStdout {
+	if streams.stalledStdout {
 		w.stalledStdout = stdoutR
 	} else {
 		go w.stdout.read(stdoutR)

@@ -27,6 +27,11 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// Resolved, so that the harness recognises watchdog in /proc/PID/exe.
+	if dir, err = filepath.EvalSymlinks(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	watchdogBin = filepath.Join(dir, "watchdog")
 	fixtureBin = filepath.Join(dir, "fixture")
 	for bin, pkg := range map[string]string{watchdogBin: "watchdog/cmd/watchdog", fixtureBin: "watchdog/integration/fixture"} {
