@@ -39,7 +39,7 @@ type Server struct {
 func Listen(addr string, src Source, log *zap.Logger) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen on metrics address %s: %w", addr, err)
+		return nil, fmt.Errorf("metrics: %w", err) // net names the address and what failed
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {

@@ -44,17 +44,16 @@ func (w *textWriter) sample(value float64, labels ...string) {
 		w.headed = true
 	}
 	w.buf.WriteString(w.name)
-	for i := 0; i+1 < len(labels); i += 2 {
-		if i == 0 {
-			w.buf.WriteByte('{')
-		} else {
-			w.buf.WriteByte(',')
-		}
-		w.buf.WriteString(labels[i] + `="`)
-		_, _ = labelEscaper.WriteString(&w.buf, labels[i+1]) // a bytes.Buffer does not fail
-		w.buf.WriteByte('"')
-	}
 	if len(labels) > 0 {
+		w.buf.WriteByte('{')
+		for i := 0; i < len(labels); i += 2 {
+			if i > 0 {
+				w.buf.WriteByte(',')
+			}
+			w.buf.WriteString(labels[i] + `="`)
+			_, _ = labelEscaper.WriteString(&w.buf, labels[i+1]) // a bytes.Buffer does not fail
+			w.buf.WriteByte('"')
+		}
 		w.buf.WriteByte('}')
 	}
 	w.buf.WriteByte(' ')
