@@ -28,7 +28,7 @@ func importUnitCommand(args []string) int {
 	}
 	for _, t := range translations {
 		for _, n := range t.Notes {
-			where := t.Unit.Path
+			where := n.File
 			if n.Line > 0 {
 				where = fmt.Sprintf("%s:%d", where, n.Line)
 			}

@@ -18,6 +18,9 @@ func unitFixture(t *testing.T, config string, units map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, text := range units {
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -173,6 +176,15 @@ Restart=always
 `},
 		want: `$DIR/web.service:3: services.web.working_dir: /nonexistent does not exist` + "\n" +
 			`$DIR/web.service:5: services.web.restart_max_delay: must not be shorter than restart_delay (1m0s)`,
+	}, {
+		name:   "bad values from a drop-in name the drop-in's line",
+		config: "[services.web]\nunit = \"web.service\"\n",
+		units: map[string]string{
+			"web.service":                 "[Service]\nExecStart=/bin/true\n",
+			"web.service.d/override.conf": "[Service]\nType=forking\nWorkingDirectory=/nonexistent\n",
+		},
+		want: `$DIR/web.service.d/override.conf:2: services.web: Type=forking: watchdog supervises the process it starts, and a forking daemon's first process exits at once; run the daemon in the foreground instead; writing command in [services.web] overrides it` + "\n" +
+			`$DIR/web.service.d/override.conf:3: services.web.working_dir: /nonexistent does not exist`,
 	}, {
 		name: "a step's name is taken",
 		config: `[services.web]

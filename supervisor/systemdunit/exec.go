@@ -60,7 +60,7 @@ func (d *draft) commands(typ string) []command {
 	}
 	switch {
 	case starts == 0:
-		d.notes = append(d.notes, Note{Directive: "ExecStart=", Reason: "no command to run",
+		d.notes = append(d.notes, Note{File: d.unit.Path, Directive: "ExecStart=", Reason: "no command to run",
 			Service: d.name, Key: "command", Matters: true})
 	case starts > 1 && typ != "oneshot":
 		d.note(cmds[len(cmds)-1].assignment, d.on("command"), true,
@@ -101,7 +101,7 @@ func (d *draft) commandSettings(c *command, service string) []Setting {
 			d.note(a, t, true, "$%s is set by systemd itself; left as written", name)
 		}
 	}
-	return []Setting{{Key: "command", Value: anyList(words), Line: a.Line}}
+	return []Setting{d.set("command", anyList(words), a)}
 }
 
 // context holds the settings every service of the unit shares.
@@ -116,26 +116,26 @@ type context struct {
 // settings, and how steps restart.
 func (d *draft) execContext() context {
 	var c context
-	user, userLine := "", 0
+	user := ""
+	var userFrom Assignment
 	if a, ok := d.single["Service.User"]; ok {
 		if v, ok := d.expand(a, a.Value, d.on("user")); ok {
-			user, userLine = v, a.Line
+			user, userFrom = v, a
 		}
 	}
 	if a, ok := d.single["Service.Group"]; ok {
 		if v, ok := d.expand(a, a.Value, d.on("user")); ok && v != "" {
 			if user == "" {
-				user = "root" // Group= alone: the user stays root
+				user, userFrom = "root", a // Group= alone: the user stays root
 			}
 			user += ":" + v
-			userLine = max(userLine, a.Line)
 		}
 	}
 	if user != "" {
-		c.identity = append(c.identity, Setting{Key: "user", Value: user, Line: userLine})
+		c.identity = append(c.identity, d.set("user", user, userFrom))
 	}
-	if dir, line, ok := d.workingDir(); ok {
-		c.place = append(c.place, Setting{Key: "working_dir", Value: dir, Line: line})
+	if dir, from, ok := d.workingDir(); ok {
+		c.place = append(c.place, d.set("working_dir", dir, from))
 	}
 	names := make([]string, 0, len(d.env))
 	for name := range d.env {
@@ -143,45 +143,45 @@ func (d *draft) execContext() context {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		c.place = append(c.place, Setting{Key: "environment." + name, Value: d.env[name], Line: d.envLines[name]})
+		c.place = append(c.place, d.set("environment."+name, d.env[name], d.envFrom[name]))
 	}
 	c.stop = d.stopSettings()
 	if d.restarts() {
 		// systemd starts the whole unit again, steps included, after a step failed.
-		c.stepRestart = append(c.stepRestart, Setting{Key: "restart", Value: "on-failure", Line: d.single["Service.Restart"].Line})
+		c.stepRestart = append(c.stepRestart, d.set("restart", "on-failure", d.single["Service.Restart"]))
 	}
 	return c
 }
 
 // workingDir reads WorkingDirectory=: "-" makes a missing directory no error, "~" is the
 // home directory of User=.
-func (d *draft) workingDir() (string, int, bool) {
+func (d *draft) workingDir() (string, Assignment, bool) {
 	a, ok := d.single["Service.WorkingDirectory"]
 	if !ok || a.Value == "" {
-		return "", 0, false
+		return "", a, false
 	}
 	v, ok := d.expand(a, a.Value, d.on("working_dir"))
 	if !ok {
-		return "", 0, false
+		return "", a, false
 	}
 	v, optional := strings.CutPrefix(v, "-")
 	if v == "~" {
 		d.note(a, d.on("working_dir"), true, "\"~\" is the home directory of User=; write working_dir by hand")
-		return "", 0, false
+		return "", a, false
 	}
 	if optional {
 		if fi, err := os.Stat(v); err != nil || !fi.IsDir() {
 			d.note(a, nowhere, false, "%s does not exist here, and systemd would start the service in / instead", v)
-			return "", 0, false
+			return "", a, false
 		}
 	}
-	return v, a.Line, true
+	return v, a, true
 }
 
 // readEnvironment collects Environment=, then EnvironmentFile=, whose variables win.
 func (d *draft) readEnvironment() {
 	d.env = map[string]string{}
-	d.envLines = map[string]int{}
+	d.envFrom = map[string]Assignment{}
 	for _, a := range d.lists["Service.Environment"] {
 		words, err := splitWords(a.Value)
 		if err != nil {
@@ -203,7 +203,7 @@ func (d *draft) readEnvironment() {
 				continue
 			}
 			d.env[name] = value
-			d.envLines[name] = a.Line
+			d.envFrom[name] = a
 		}
 	}
 	for _, a := range d.lists["Service.EnvironmentFile"] {
@@ -233,7 +233,7 @@ func (d *draft) readEnvironment() {
 			}
 			for _, v := range vars {
 				d.env[v.name] = v.value
-				d.envLines[v.name] = a.Line
+				d.envFrom[v.name] = a
 			}
 		}
 	}

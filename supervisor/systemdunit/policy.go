@@ -12,16 +12,16 @@ import (
 
 // typeSettings translates Type= and what goes with it; it reports whether the service
 // speaks sd_notify.
-func (d *draft) typeSettings(add func(string, any, int), typ string) (notify bool) {
+func (d *draft) typeSettings(add func(string, any, Assignment), typ string) (notify bool) {
 	a := d.single["Service.Type"]
 	switch typ {
 	case "oneshot":
-		add("oneshot", true, a.Line)
+		add("oneshot", true, a)
 		if r, ok := d.single["Service.RemainAfterExit"]; ok {
 			d.note(r, nowhere, false, "a watchdog oneshot counts as completed once it exited successfully, and its dependents start; nothing keeps it \"active\" or stops it later")
 		}
 	case "notify", "notify-reload":
-		add("notify", true, a.Line)
+		add("notify", true, a)
 		notify = true
 		if typ == "notify-reload" {
 			d.note(a, nowhere, false, "no reload by signal: the service is treated as Type=notify")
@@ -55,7 +55,7 @@ func (d *draft) restarts() bool {
 
 // restartSettings translates Restart=, RestartSec=, RestartSteps=, RestartMaxDelaySec=
 // and the start limit.
-func (d *draft) restartSettings(add func(string, any, int), oneshot bool) {
+func (d *draft) restartSettings(add func(string, any, Assignment), oneshot bool) {
 	a, written := d.single["Service.Restart"]
 	policy := "no"
 	switch {
@@ -78,9 +78,9 @@ func (d *draft) restartSettings(add func(string, any, int), oneshot bool) {
 	}
 	switch {
 	case written:
-		add("restart", policy, a.Line)
+		add("restart", policy, a)
 	case !oneshot:
-		add("restart", "no", 0) // systemd's default; watchdog's is "always"
+		add("restart", "no", Assignment{}) // systemd's default; watchdog's is "always"
 	}
 
 	delayAt := d.single["Service.RestartSec"]
@@ -119,32 +119,32 @@ func (d *draft) restartSettings(add func(string, any, int), oneshot bool) {
 		d.note(delayAt, d.on("restart_delay"), false,
 			"watchdog needs a delay or a restart limit to contain a crash loop; its default delay is kept")
 	default:
-		add("restart_delay", duration(delay), delayAt.Line)
+		add("restart_delay", duration(delay), delayAt)
 		if !growing && delay > 0 {
-			add("restart_max_delay", duration(delay), delayAt.Line) // systemd waits RestartSec= every time
+			add("restart_max_delay", duration(delay), delayAt) // systemd waits RestartSec= every time
 		}
 	}
 	if growing {
-		add("restart_max_delay", duration(maxDelay), maxAt.Line)
+		add("restart_max_delay", duration(maxDelay), maxAt)
 	}
 	if limited && (burstSet || windowSet || immediate) {
 		// systemd counts starts and watchdog restarts: the same once the service has run
 		// for longer than the window.
-		add("max_restarts", int64(burst), burstAt.Line)
-		add("restart_window", duration(window), windowAt.Line)
+		add("max_restarts", int64(burst), burstAt)
+		add("restart_window", duration(window), windowAt)
 	}
 }
 
 // exitCodes translates SuccessExitStatus= and the "-" prefix of the main command.
-func (d *draft) exitCodes(add func(string, any, int), cmd *command) {
+func (d *draft) exitCodes(add func(string, any, Assignment), cmd *command) {
 	if cmd != nil && cmd.IgnoreFailure {
-		add("success_exit_codes", allExitCodes(), cmd.assignment.Line)
+		add("success_exit_codes", allExitCodes(), cmd.assignment)
 		d.note(cmd.assignment, d.on("success_exit_codes"), false,
 			"the \"-\" prefix: every exit code counts as success, but death by a signal still counts as failure")
 		return
 	}
 	codes := []int64{0}
-	line := 0
+	var last Assignment // the last one with a code
 	for _, a := range d.lists["Service.SuccessExitStatus"] {
 		for _, word := range strings.Fields(a.Value) {
 			n, err := strconv.ParseUint(word, 10, 8)
@@ -153,7 +153,7 @@ func (d *draft) exitCodes(add func(string, any, int), cmd *command) {
 				if !slices.Contains(codes, int64(n)) {
 					codes = append(codes, int64(n))
 				}
-				line = a.Line
+				last = a
 			case unix.SignalNum(signalName(word)) != 0:
 				d.note(a, nowhere, false, "%s: watchdog never counts death by a signal as success", word)
 			default:
@@ -167,7 +167,7 @@ func (d *draft) exitCodes(add func(string, any, int), cmd *command) {
 		for i, c := range codes {
 			list[i] = c
 		}
-		add("success_exit_codes", list, line)
+		add("success_exit_codes", list, last)
 	}
 }
 
@@ -178,7 +178,7 @@ func (d *draft) stopSettings() []Setting {
 		if sig, err := parseSignal(a.Value); err != nil {
 			d.note(a, nowhere, false, "%v; systemd ignores the assignment", err)
 		} else {
-			out = append(out, Setting{Key: "stop_signal", Value: sig, Line: a.Line})
+			out = append(out, d.set("stop_signal", sig, a))
 		}
 	}
 	if a, ok := d.single["Service.KillMode"]; ok {
@@ -201,20 +201,20 @@ func (d *draft) stopSettings() []Setting {
 	case stop == 0 || stop == infinite:
 		d.note(a, nowhere, false, "watchdog does not wait forever for a stop: stop_grace_period keeps its default, and shutdown_timeout bounds it")
 	default:
-		out = append(out, Setting{Key: "stop_grace_period", Value: duration(stop), Line: a.Line})
+		out = append(out, d.set("stop_grace_period", duration(stop), a))
 	}
 	return out
 }
 
 // timeouts translates WatchdogSec= and the start timeout.
-func (d *draft) timeouts(add func(string, any, int), notify bool) {
+func (d *draft) timeouts(add func(string, any, Assignment), notify bool) {
 	if wd, ok := d.timespan("Service.WatchdogSec"); ok {
 		a := d.single["Service.WatchdogSec"]
 		switch {
 		case !notify:
 			d.note(a, nowhere, false, "watchdog takes WATCHDOG=1 pings only from a service with notify = true (Type=notify)")
 		case wd > 0 && wd != infinite:
-			add("watchdog_timeout", duration(wd), a.Line)
+			add("watchdog_timeout", duration(wd), a)
 		}
 	}
 	a := d.single["Service.TimeoutStartSec"]
@@ -231,9 +231,9 @@ func (d *draft) timeouts(add func(string, any, int), notify bool) {
 			d.note(a, nowhere, false, "watchdog bounds only the wait for READY=1 of a notify service")
 		}
 	case start == infinite: // watchdog's 0 waits forever, as systemd's 0 and "infinity" do
-		add("startup_timeout", duration(0), a.Line)
+		add("startup_timeout", duration(0), a)
 	default:
-		add("startup_timeout", duration(start), a.Line)
+		add("startup_timeout", duration(start), a)
 	}
 }
 

@@ -26,7 +26,7 @@ func WriteTOML(w io.Writer, translations []*Translation) error {
 			fmt.Fprintf(&b, "# %s\n", oneLine(c))
 		}
 		for _, n := range t.Notes {
-			fmt.Fprintf(&b, "# unsupported: %s\n", oneLine(n.String()))
+			fmt.Fprintf(&b, "# unsupported: %s\n", oneLine(t.Describe(n)))
 		}
 		for _, s := range t.Services {
 			b.WriteString("\n")

@@ -1,6 +1,7 @@
 package systemdunit
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -38,13 +39,15 @@ type Setting struct {
 	Key string
 	// Value has the type the TOML decoder gives: string, int64, bool, or []any of those.
 	Value any
-	// Line is the unit line the value comes from, 0 for a systemd default the unit
-	// does not write.
+	// File and Line are where the value comes from: the unit file or a drop-in, and
+	// line 0 for a systemd default the unit does not write.
+	File string
 	Line int
 }
 
 // Note is a directive, or part of one, that the translation leaves out or changes.
 type Note struct {
+	File      string // the unit file, or the drop-in the directive is in
 	Line      int    // 0 when no single line is to blame
 	Directive string // as written, e.g. "Nice=5"
 	Reason    string
@@ -57,11 +60,16 @@ type Note struct {
 	Matters bool
 }
 
-func (n Note) String() string {
-	if n.Line == 0 {
+// Describe says what a note of this translation is about and why, with its line:
+// "Nice=5 (line 12): why", or "Nice=5 (FILE:12): why" for a line of a drop-in.
+func (t *Translation) Describe(n Note) string {
+	switch {
+	case n.Line == 0:
 		return fmt.Sprintf("%s: %s", n.Directive, n.Reason)
+	case n.File == t.Unit.Path:
+		return fmt.Sprintf("%s (line %d): %s", n.Directive, n.Line, n.Reason)
 	}
-	return fmt.Sprintf("%s (line %d): %s", n.Directive, n.Line, n.Reason)
+	return fmt.Sprintf("%s (%s:%d): %s", n.Directive, n.File, n.Line, n.Reason)
 }
 
 // ServiceName turns a unit name into a watchdog service name: the name without
@@ -123,8 +131,8 @@ type draft struct {
 	deps   []string          // services the first service depends on
 	before []string          // peers this unit starts before (Before=)
 
-	env      map[string]string
-	envLines map[string]int
+	env     map[string]string
+	envFrom map[string]Assignment // where each variable is set
 }
 
 // listDirectives may be written many times and are reset by an empty assignment.
@@ -175,7 +183,7 @@ func newDraft(u *Unit, name string, peers map[string]string) *draft {
 			}
 			d.single[id] = a
 		default:
-			d.notes = append(d.notes, Note{Line: a.Line, Directive: a.String(), Reason: unsupportedReason(a)})
+			d.notes = append(d.notes, Note{File: a.File, Line: a.Line, Directive: a.String(), Reason: unsupportedReason(a)})
 		}
 	}
 	d.readDependencies()
@@ -194,7 +202,7 @@ func (d *draft) on(key string) target { return target{d.name, key} }
 // note records a directive the translation loses or changes; matters as in Note.
 func (d *draft) note(a Assignment, t target, matters bool, format string, args ...any) {
 	n := Note{
-		Line: a.Line, Directive: a.String(), Reason: fmt.Sprintf(format, args...),
+		File: cmp.Or(a.File, d.unit.Path), Line: a.Line, Directive: a.String(), Reason: fmt.Sprintf(format, args...),
 		Service: t.service, Key: t.key, Matters: matters,
 	}
 	if !slices.Contains(d.notes, n) { // TimeoutSec= is read twice, for start and for stop
@@ -290,7 +298,10 @@ func (d *draft) translate() *Translation {
 	if pre := d.lists["Service.ExecStartPre"]; len(pre) > 0 && d.restarts() {
 		d.note(pre[0], nowhere, false, "the steps before %s run once, not again before each restart", d.name)
 	}
-	slices.SortStableFunc(d.notes, func(a, b Note) int { return a.Line - b.Line })
+	// The unit file's notes first, then each drop-in's, each in line order.
+	slices.SortStableFunc(d.notes, func(a, b Note) int {
+		return cmp.Or(cmp.Compare(d.fileRank(a.File), d.fileRank(b.File)), cmp.Compare(a.Line, b.Line))
+	})
 	return &Translation{Unit: d.unit, Services: services, Comments: comments, Notes: d.notes}
 }
 
@@ -315,17 +326,20 @@ func stepName(main string, cmds []command, i int) string {
 
 // step is the oneshot service of a command that runs before the main one.
 func (d *draft) step(c *command, name string, shared context) *Service {
-	line := c.assignment.Line
-	s := &Service{Name: name, Origin: fmt.Sprintf("%s= (line %d)", c.directive, line)}
+	a := c.assignment
+	s := &Service{Name: name, Origin: fmt.Sprintf("%s= (line %d)", c.directive, a.Line)}
+	if a.File != d.unit.Path {
+		s.Origin = fmt.Sprintf("%s= (%s:%d)", c.directive, a.File, a.Line)
+	}
 	s.Settings = append(s.Settings, d.commandSettings(c, name)...)
 	if !c.keepsUser() {
 		s.Settings = append(s.Settings, shared.identity...)
 	}
 	s.Settings = append(s.Settings, shared.place...)
-	s.Settings = append(s.Settings, Setting{Key: "oneshot", Value: true, Line: line})
+	s.Settings = append(s.Settings, d.set("oneshot", true, a))
 	s.Settings = append(s.Settings, shared.stepRestart...)
 	if c.IgnoreFailure {
-		s.Settings = append(s.Settings, Setting{Key: "success_exit_codes", Value: allExitCodes(), Line: line})
+		s.Settings = append(s.Settings, d.set("success_exit_codes", allExitCodes(), a))
 		d.note(c.assignment, target{name, "success_exit_codes"}, false,
 			"the \"-\" prefix: every exit code counts as success, but death by a signal still counts as failure")
 	}
@@ -344,14 +358,28 @@ func (d *draft) mainService(cmd *command, typ string, shared context) *Service {
 	}
 	s.Settings = append(s.Settings, shared.place...)
 	s.Settings = append(s.Settings, shared.stop...)
-	add := func(key string, value any, line int) {
-		s.Settings = append(s.Settings, Setting{Key: key, Value: value, Line: line})
+	add := func(key string, value any, from Assignment) {
+		s.Settings = append(s.Settings, d.set(key, value, from))
 	}
 	notify := d.typeSettings(add, typ)
 	d.restartSettings(add, typ == "oneshot")
 	d.exitCodes(add, cmd)
 	d.timeouts(add, notify)
 	return s
+}
+
+// set makes a setting from an assignment; a zero Assignment stands for a systemd
+// default the unit does not write.
+func (d *draft) set(key string, value any, from Assignment) Setting {
+	return Setting{Key: key, Value: value, File: cmp.Or(from.File, d.unit.Path), Line: from.Line}
+}
+
+// fileRank orders the unit file before its drop-ins, and these as systemd reads them.
+func (d *draft) fileRank(file string) int {
+	if file == d.unit.Path {
+		return -1
+	}
+	return slices.Index(d.unit.DropIns, file)
 }
 
 // keyOrder is the order of the keys in a service table, as DESIGN.md lists them.

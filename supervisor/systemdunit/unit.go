@@ -19,7 +19,10 @@ type Unit struct {
 	Path string // the file read
 	// Name is the unit's name, e.g. "app@web.service". For an instance read from its
 	// template file ("app@.service"), it is the instance's name.
-	Name        string
+	Name string
+	// DropIns are the drop-in files read after the unit file, in the order systemd
+	// applies them.
+	DropIns     []string
 	Assignments []Assignment
 	// Ignored lists the lines systemd ignores with a warning (a line without '=', an
 	// assignment outside any section, a section systemd does not know).
@@ -31,6 +34,7 @@ type Assignment struct {
 	Section string // "Unit", "Service", "Install"
 	Key     string
 	Value   string // leading and trailing whitespace removed
+	File    string // the unit file, or the drop-in the line is in
 	Line    int    // the line the assignment starts on
 }
 
@@ -49,25 +53,28 @@ func (e *Error) Error() string { return fmt.Sprintf("%s:%d: %s", e.Path, e.Line,
 // serviceSections are the sections of a service unit; any other is ignored by systemd.
 var serviceSections = []string{"Unit", "Service", "Install"}
 
-// Read reads the unit file at path. When path names an instance ("app@web.service") that
-// has no file of its own, the template beside it ("app@.service") is read, as systemd does.
+// Read reads the unit file at path and its drop-ins. When path names an instance
+// ("app@web.service") that has no file of its own, the template beside it
+// ("app@.service") is read, as systemd does.
 func Read(path string) (*Unit, error) {
+	name := filepath.Base(path)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		if template, ok := templatePath(path); ok {
 			if tdata, terr := os.ReadFile(template); terr == nil {
-				u, perr := Parse(template, tdata)
-				if u != nil {
-					u.Name = filepath.Base(path)
-				}
-				return u, perr
+				path, data, err = template, tdata, nil
 			}
 		}
 	}
 	if err != nil {
 		return nil, err
 	}
-	return Parse(path, data)
+	u, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	u.Name = name
+	return u, u.readDropIns()
 }
 
 // templatePath returns the template file of an instance path: dir/app@web.service ->
@@ -119,7 +126,7 @@ func Parse(path string, data []byte) (*Unit, error) {
 			section = text[1 : len(text)-1]
 			knownSection = slices.Contains(serviceSections, section)
 			if !knownSection {
-				u.Ignored = append(u.Ignored, Note{Line: start, Directive: text,
+				u.Ignored = append(u.Ignored, Note{File: path, Line: start, Directive: text,
 					Reason: "not a section of a service unit; systemd ignores it and what it holds"})
 			}
 			continue
@@ -127,14 +134,14 @@ func Parse(path string, data []byte) (*Unit, error) {
 		key, value, ok := strings.Cut(text, "=")
 		switch {
 		case section == "":
-			u.Ignored = append(u.Ignored, Note{Line: start, Directive: text,
+			u.Ignored = append(u.Ignored, Note{File: path, Line: start, Directive: text,
 				Reason: "assignment outside of any section; systemd ignores it"})
 		case !ok:
-			u.Ignored = append(u.Ignored, Note{Line: start, Directive: text,
+			u.Ignored = append(u.Ignored, Note{File: path, Line: start, Directive: text,
 				Reason: "missing '='; systemd ignores the line"})
 		case knownSection:
 			u.Assignments = append(u.Assignments, Assignment{Section: section,
-				Key: strings.TrimSpace(key), Value: strings.TrimSpace(value), Line: start})
+				Key: strings.TrimSpace(key), Value: strings.TrimSpace(value), File: path, Line: start})
 		}
 	}
 	return u, nil

@@ -31,10 +31,10 @@ func TestParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Assignment{
-		{Section: "Unit", Key: "Description", Value: "spaced  out", Line: 5},
-		{Section: "Service", Key: "ExecStart", Value: `/bin/sh -c      'echo one'\\`, Line: 7},
-		{Section: "Service", Key: "Environment", Value: `A=\\ B`, Line: 11},
-		{Section: "Install", Key: "WantedBy", Value: "multi-user.target", Line: 17},
+		{Section: "Unit", Key: "Description", Value: "spaced  out", File: "/x/syntax.service", Line: 5},
+		{Section: "Service", Key: "ExecStart", Value: `/bin/sh -c      'echo one'\\`, File: "/x/syntax.service", Line: 7},
+		{Section: "Service", Key: "Environment", Value: `A=\\ B`, File: "/x/syntax.service", Line: 11},
+		{Section: "Install", Key: "WantedBy", Value: "multi-user.target", File: "/x/syntax.service", Line: 17},
 	}
 	if !reflect.DeepEqual(u.Assignments, want) {
 		t.Errorf("assignments:\n got %+v\nwant %+v", u.Assignments, want)
@@ -185,5 +185,50 @@ func TestParseEnvFile(t *testing.T) {
 	}
 	if len(ignored) != 1 || !strings.Contains(ignored[0], `"export EXPORTED"`) {
 		t.Errorf("ignored %q, want the export line", ignored)
+	}
+}
+
+func TestDropIns(t *testing.T) {
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"my-app@.service":                       "[Service]\nExecStart=/bin/true\nRestart=no\n",
+		"my-app@.service.d/10-restart.conf":     "[Service]\nRestart=always\n",
+		"my-app@blue.service.d/10-restart.conf": "[Service]\nRestart=on-failure\nno equals sign\n",
+		"my-.service.d/05-exec.conf":            "[Service]\nExecStart=\nExecStart=/bin/echo %i\n",
+		"service.d/20-env.conf":                 "[Service]\nEnvironment=ALL=1\n",
+		"service.d/notes.txt":                   "[Service]\nEnvironment=IGNORED=1\n",
+	} {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, err := Read(filepath.Join(dir, "my-app@blue.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDropIns := []string{
+		filepath.Join(dir, "my-.service.d/05-exec.conf"),
+		filepath.Join(dir, "my-app@blue.service.d/10-restart.conf"), // masks the template's
+		filepath.Join(dir, "service.d/20-env.conf"),
+	}
+	if !reflect.DeepEqual(u.DropIns, wantDropIns) {
+		t.Errorf("drop-ins:\n got %q\nwant %q", u.DropIns, wantDropIns)
+	}
+	tr := TranslateUnit(u, "app")
+	if got, want := setting(t, tr.Main(), "command"), strs("/bin/echo", "blue"); !reflect.DeepEqual(got, want) {
+		t.Errorf("command %q, want %q", got, want)
+	}
+	if got := setting(t, tr.Main(), "restart"); got != "on-failure" {
+		t.Errorf("restart %q, want on-failure", got)
+	}
+	if got, want := environment(tr.Main()), map[string]string{"ALL": "1"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("environment %q, want %q", got, want)
+	}
+	if len(tr.Notes) != 1 || tr.Describe(tr.Notes[0]) != "no equals sign ("+wantDropIns[1]+":3): missing '='; systemd ignores the line" {
+		t.Errorf("notes %v, want the line without '=' of the drop-in", tr.Notes)
 	}
 }
