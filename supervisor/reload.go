@@ -71,7 +71,7 @@ func (s *Supervisor) reload() error {
 	var made []*runner
 	for _, name := range plan.Added {
 		svc := next.Services[slices.IndexFunc(next.Services, func(c *config.Service) bool { return c.Name == name })]
-		r, err := newRunner(svc, s.reaper, s.log, s.changed, s.cfg.Watchdog.ControlSocket)
+		r, err := newRunner(svc, s.reaper, s.log, s.output, s.changed, s.cfg.Watchdog.ControlSocket)
 		if err != nil {
 			for _, m := range made {
 				m.closeNotify()
@@ -146,7 +146,7 @@ func (s *Supervisor) retireDown() {
 		var next *runner
 		if r.replacement != nil {
 			var err error
-			next, err = newRunner(r.replacement, s.reaper, s.log, s.changed, s.cfg.Watchdog.ControlSocket)
+			next, err = newRunner(r.replacement, s.reaper, s.log, s.output, s.changed, s.cfg.Watchdog.ControlSocket)
 			if err != nil {
 				s.log.Error("replace_failed", zap.String("service", r.svc.Name), zap.Error(err))
 			}

@@ -3,9 +3,11 @@ package supervisor
 import (
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,6 +18,7 @@ import (
 
 	"watchdog/reaper"
 	"watchdog/supervisor/config"
+	"watchdog/supervisor/logcapture"
 	"watchdog/supervisor/notify"
 )
 
@@ -25,6 +28,7 @@ type runner struct {
 	svc     *config.Service
 	reaper  *reaper.Reaper
 	log     *zap.Logger
+	output  io.Writer // where the lines of a service with log = "json" go
 	env     []string
 	changed chan<- struct{} // tells the supervisor that a snapshot changed; never blocks
 	cmds    chan command
@@ -95,11 +99,12 @@ type command struct {
 	done   chan<- struct{}
 }
 
-func newRunner(svc *config.Service, r *reaper.Reaper, log *zap.Logger, changed chan<- struct{}, controlSocket string) (*runner, error) {
+func newRunner(svc *config.Service, r *reaper.Reaper, log *zap.Logger, output io.Writer, changed chan<- struct{}, controlSocket string) (*runner, error) {
 	run := &runner{
 		svc:     svc,
 		reaper:  r,
 		log:     log.With(zap.String("service", svc.Name)),
+		output:  output,
 		changed: changed,
 		cmds:    make(chan command),
 		quit:    make(chan struct{}),
@@ -279,7 +284,12 @@ func (r *runner) start() {
 	var pid int
 	var exit <-chan reaper.Status
 	if err == nil {
-		pid, exit, err = r.reaper.Start(resolved, argv, r.procAttr())
+		attr := r.procAttr()
+		capture := r.captureOutput(attr)
+		pid, exit, err = r.reaper.Start(resolved, argv, attr)
+		if capture != nil {
+			capture.CloseWriters() // the child has its own copies; ours would keep the pipes open
+		}
 	}
 	now := time.Now()
 	if err != nil {
@@ -474,12 +484,31 @@ func (r *runner) procAttr() *syscall.ProcAttr {
 	return attr
 }
 
+// captureOutput points the child's stdout and stderr at pipes whose lines become JSON log
+// lines, when the service has log = "json". Without pipes (no descriptors left, say) the
+// service writes to watchdog's own stdout and stderr, and the log says why.
+func (r *runner) captureOutput(attr *syscall.ProcAttr) *logcapture.Capture {
+	if r.svc.Log != config.LogJSON || r.output == nil {
+		return nil
+	}
+	c, err := logcapture.Start(r.output, r.svc.Name)
+	if err != nil {
+		r.log.Warn("log_capture_failed", zap.Error(err), zap.String("reason", "output goes to watchdog's stdout as it is"))
+		return nil
+	}
+	attr.Files[1], attr.Files[2] = c.Stdout().Fd(), c.Stderr().Fd()
+	return c
+}
+
 // devNull is every service's stdin but the main command's.
 var devNull, _ = os.Open(os.DevNull)
 
 // serviceEnv is watchdog's environment with the service's own entries replacing or added.
 func serviceEnv(base []string, svc *config.Service) []string {
 	add := append([]string(nil), svc.Environment...)
+	if svc.InstanceOf != "" {
+		add = append([]string{"WATCHDOG_INSTANCE=" + strconv.Itoa(svc.Instance)}, add...)
+	}
 	if c := svc.Credential; c != nil && c.Home != "" {
 		add = append([]string{"HOME=" + c.Home, "USER=" + c.Name, "LOGNAME=" + c.Name}, add...)
 	}

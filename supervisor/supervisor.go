@@ -4,8 +4,11 @@
 package supervisor
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"slices"
 	"sync"
@@ -28,6 +31,7 @@ type Supervisor struct {
 	cfg    *config.Config
 	reaper *reaper.Reaper
 	log    *zap.Logger
+	output io.Writer // for services with log = "json"
 	// mu guards runners and byName. Only the Run goroutine changes them (a reload), under
 	// the write lock; it reads them without the lock. Other goroutines take the read lock.
 	mu       sync.RWMutex
@@ -67,9 +71,18 @@ type request struct {
 	reply chan error
 }
 
+// Option changes how New sets up a Supervisor.
+type Option func(*Supervisor)
+
+// Output sends the lines of services with log = "json" to w, which must not block (a
+// logging.Sink). Without it such services write to watchdog's stdout as it is.
+func Output(w io.Writer) Option {
+	return func(s *Supervisor) { s.output = w }
+}
+
 // New prepares a runner for each service of cfg. Nothing starts before Run. It fails only when
 // a service's sd_notify socket cannot be made, and then leaves nothing behind.
-func New(cfg *config.Config, r *reaper.Reaper, log *zap.Logger) (*Supervisor, error) {
+func New(cfg *config.Config, r *reaper.Reaper, log *zap.Logger, opts ...Option) (*Supervisor, error) {
 	s := &Supervisor{
 		cfg:       cfg,
 		reaper:    r,
@@ -79,8 +92,11 @@ func New(cfg *config.Config, r *reaper.Reaper, log *zap.Logger) (*Supervisor, er
 		requests:  make(chan request),
 		finishing: make(chan struct{}),
 	}
+	for _, opt := range opts {
+		opt(s)
+	}
 	for _, svc := range cfg.Services {
-		run, err := newRunner(svc, r, log, s.changed, cfg.Watchdog.ControlSocket)
+		run, err := newRunner(svc, r, log, s.output, s.changed, cfg.Watchdog.ControlSocket)
 		if err != nil {
 			for _, made := range s.runners {
 				made.closeNotify()
@@ -162,24 +178,41 @@ func (s *Supervisor) Status() []Snapshot {
 
 // Counters are totals since watchdog started, for metrics.
 type Counters struct {
-	SignalsForwarded uint64
-	Reloads          uint64
-	Exits            map[string]map[Exit]uint64 // by service: how often its runs ended each way
+	Exits            []ExitCount // in start order, each service's by exit code, signals last
+	SignalsForwarded uint64      // one per service process group a signal was sent to
+	Reloads          uint64      // reloads asked for, applied or not
+}
+
+// ExitCount is how many runs of a service ended one way.
+type ExitCount struct {
+	Service string
+	Exit    Exit
+	Count   uint64
 }
 
 // Counters returns the totals. It is safe to call from any goroutine.
 func (s *Supervisor) Counters() Counters {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	c := Counters{
-		SignalsForwarded: s.signalsForwarded.Load(),
-		Reloads:          s.reloads.Load(),
-		Exits:            make(map[string]map[Exit]uint64, len(s.runners)),
-	}
+	c := Counters{SignalsForwarded: s.signalsForwarded.Load(), Reloads: s.reloads.Load()}
 	for _, r := range s.runners {
-		c.Exits[r.svc.Name] = r.exitCounts()
+		exits := r.exitCounts()
+		for _, e := range slices.SortedFunc(maps.Keys(exits), compareExits) {
+			c.Exits = append(c.Exits, ExitCount{Service: r.svc.Name, Exit: e, Count: exits[e]})
+		}
 	}
 	return c
+}
+
+// compareExits orders exit codes before signals, each by value.
+func compareExits(a, b Exit) int {
+	if (a.Signal == "") != (b.Signal == "") {
+		if a.Signal == "" {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Or(cmp.Compare(a.Code, b.Code), cmp.Compare(a.Signal, b.Signal))
 }
 
 // Control carries out an operator's start, stop or restart of the named services.

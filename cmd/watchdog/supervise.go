@@ -93,7 +93,7 @@ func superviseCommand(args []string) int {
 		return 1
 	}
 	defer r.Close()
-	sup, err := supervisor.New(cfg, r, log)
+	sup, err := supervisor.New(cfg, r, log, supervisor.Output(sink))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "watchdog: %v\n", err)
 		return 1
@@ -108,7 +108,8 @@ func superviseCommand(args []string) int {
 	}
 	// Like the control socket, metrics are never worth stopping supervision for.
 	if addr := cfg.Watchdog.MetricsAddress; addr != "" {
-		src := metrics.Source{Services: sup.Status, Orphans: r.Orphans, LogLinesDropped: sink.Dropped, Version: version}
+		src := metrics.Source{Services: sup.Status, Orphans: r.Orphans, LogLinesDropped: sink.Dropped,
+			Counters: sup.Counters, Version: version}
 		if srv, err := metrics.Listen(addr, src, log); err != nil {
 			log.Warn("metrics_unavailable", zap.String("address", addr), zap.String("reason", err.Error()))
 		} else {

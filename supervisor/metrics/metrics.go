@@ -16,22 +16,8 @@ type Source struct {
 	Services        func() []supervisor.Snapshot // every service, in start order
 	Orphans         func() uint64                // processes reaped that nobody started
 	LogLinesDropped func() uint64                // log lines lost to a slow stdout
-	Counters        func() Counters
+	Counters        func() supervisor.Counters
 	Version         string // watchdog's version, for watchdog_build_info
-}
-
-// Counters are totals the supervisor keeps since watchdog started.
-type Counters struct {
-	Exits            []ExitCount // per service and per way its runs ended
-	SignalsForwarded uint64      // one per service process group a signal was forwarded to
-	Reloads          uint64      // config reloads on SIGHUP
-}
-
-// ExitCount is how many runs of a service ended one way.
-type ExitCount struct {
-	Service string
-	Exit    supervisor.Exit
-	Count   uint64
 }
 
 // states is the state set of watchdog_service_state, in the order of status.go.
@@ -96,7 +82,7 @@ func writeMetrics(w *textWriter, src Source, now time.Time) {
 }
 
 // writeCounters writes the supervisor's totals.
-func writeCounters(w *textWriter, c Counters) {
+func writeCounters(w *textWriter, c supervisor.Counters) {
 	w.family("watchdog_service_exits_total", counter, "Runs of the service that ended, by exit code or by the signal that ended them.")
 	for _, e := range c.Exits {
 		if e.Exit.Signal != "" {
@@ -107,6 +93,6 @@ func writeCounters(w *textWriter, c Counters) {
 	}
 	w.family("watchdog_signals_forwarded_total", counter, "Signals forwarded, one per service process group.")
 	w.sample(float64(c.SignalsForwarded))
-	w.family("watchdog_reloads_total", counter, "Config reloads on SIGHUP.")
+	w.family("watchdog_reloads_total", counter, "Config reloads asked for by SIGHUP or watchdog reload.")
 	w.sample(float64(c.Reloads))
 }

@@ -130,9 +130,9 @@ func TestCountersAndEscapedLabels(t *testing.T) {
 		Services:        func() []supervisor.Snapshot { return services },
 		Orphans:         func() uint64 { return 5 },
 		LogLinesDropped: func() uint64 { return 0 },
-		Counters: func() Counters {
-			return Counters{
-				Exits: []ExitCount{
+		Counters: func() supervisor.Counters {
+			return supervisor.Counters{
+				Exits: []supervisor.ExitCount{
 					{Service: odd, Exit: supervisor.Exit{Code: 1}, Count: 4},
 					{Service: "db", Exit: supervisor.Exit{Code: 137, Signal: "SIGKILL"}, Count: 2},
 					{Service: "db", Exit: supervisor.Exit{Code: 0}, Count: 1},
