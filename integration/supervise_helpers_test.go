@@ -117,13 +117,28 @@ func reportPID(t *testing.T, line string) int {
 
 // hostPID translates pid, as watchdog's PID namespace numbers it, to the test's numbering,
 // by the NSpid lines of watchdog's descendants. The process must be alive. Only watchdog's
-// own tree is walked, so that the lookup stays quick however busy the machine is.
+// own tree is walked, so that the lookup stays quick however busy the machine is; the walk is
+// repeated, since a process reparented while it runs is in neither parent's list.
 func hostPID(w *watchdogRun, pid int) int {
 	w.t.Helper()
 	if !w.mode.pid1 {
 		return pid
 	}
-	for queue := []int{w.pid}; len(queue) > 0; queue = queue[1:] {
+	deadline := time.Now().Add(eventTimeout)
+	for {
+		if found := findBelow(w.pid, pid); found != 0 {
+			return found
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("no process below watchdog has pid %d in watchdog's PID namespace", pid)
+		}
+		time.Sleep(pollInterval)
+	}
+}
+
+// findBelow returns the descendant of root whose pid in its own PID namespace is pid, or 0.
+func findBelow(root, pid int) int {
+	for queue := []int{root}; len(queue) > 0; queue = queue[1:] {
 		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", queue[0]))
 		for _, task := range tasks {
 			children, _ := os.ReadFile(task)
@@ -139,7 +154,6 @@ func hostPID(w *watchdogRun, pid int) int {
 			}
 		}
 	}
-	w.t.Fatalf("no process below watchdog has pid %d in watchdog's PID namespace", pid)
 	return 0
 }
 
