@@ -12,16 +12,17 @@ import (
 
 // A service table may take its settings from a systemd unit: unit = "PATH" (relative to
 // the config file's directory). The unit is translated as `watchdog import-unit`
-// translates it. Keys written in the table replace what the unit gave, except
-// environment, merged variable by variable, and depends_on, which keeps the steps the
-// unit runs before its main command (ExecStartPre=), each a service of its own named
-// NAME-pre, NAME-pre-2, ...
+// translates it. The steps the unit runs before its main command (ExecStartPre=) become
+// services of their own, NAME-pre, NAME-pre-2, ... Keys written in a table, NAME's or a
+// step's, replace what the unit gave, except environment, merged variable by variable,
+// and depends_on, which keeps the steps.
 //
 // Config loading has no logger, so what the translation cannot express is ignored,
 // except a loss that changes what runs or when the service counts as started or failed
 // (Type=forking, an "@" argv[0], a variable only systemd sets, a missing
 // EnvironmentFile=, ...): that is an error on the unit's file and line until the table
-// writes the key the loss leaves wrong. `watchdog import-unit` lists everything.
+// of the service writes the key the loss leaves wrong. `watchdog import-unit` lists
+// everything.
 
 // unitOrigins maps the dotted key of every setting a unit gave to where it came from,
 // so that errors in it name the unit file, or drop-in, and line.
@@ -73,31 +74,27 @@ func readUnit(services *table, name string, origins unitOrigins) {
 	applyUnit(services, name, systemdunit.TranslateUnit(u, name), origins)
 }
 
-// applyUnit adds the translation's settings to the table of service name, and a table
-// for each step before its main command.
+// applyUnit adds the translation's settings to the tables of its services: the table of
+// service name, and one for each step before its main command.
 func applyUnit(services *table, name string, tr *systemdunit.Translation, origins unitOrigins) {
-	n := services.n.children[name]
 	for _, note := range tr.Notes {
-		if !note.Matters || writes(n, note, name) {
+		if !note.Matters || writes(services.n.children[note.Service], note.Key) {
 			continue
 		}
-		msg := note.Directive + ": " + note.Reason
-		if note.Service == name {
-			msg += fmt.Sprintf("; writing %s in [services.%s] overrides it", note.Key, name)
-		}
 		services.probs.errs = append(services.probs.errs, &Error{
-			File: note.File, Line: note.Line, Key: services.n.key + "." + note.Service, Msg: msg})
+			File: note.File, Line: note.Line, Key: services.n.key + "." + note.Service,
+			Msg: fmt.Sprintf("%s: %s; writing %s in [services.%s] overrides it", note.Directive, note.Reason, note.Key, note.Service),
+		})
 	}
 	for _, s := range tr.Services {
-		target := n
-		if s.Name != name {
-			if _, taken := services.n.children[s.Name]; taken {
-				newTable(n, services.probs).errorf("", "the unit's %s becomes service %q, which is already defined", s.Origin, s.Name)
-				continue
-			}
-			target = &node{key: services.n.key + "." + s.Name, line: n.line, value: map[string]any{}, children: map[string]*node{}}
+		target, written := services.n.children[s.Name]
+		switch {
+		case !written:
+			target = &node{key: services.n.key + "." + s.Name, line: services.n.children[name].line, value: map[string]any{}, children: map[string]*node{}}
 			services.n.children[s.Name] = target
 			origins[target.key] = unitOrigin{tr.Unit.Path, 0}
+		case target.children == nil:
+			continue // not a table: decoding says so
 		}
 		for _, st := range s.Settings {
 			if added := mergeSetting(target, st); added != "" {
@@ -144,13 +141,12 @@ func mergeSetting(n *node, st systemdunit.Setting) string {
 	return ""
 }
 
-// writes reports whether the table n of service name, as written, has the key a note
-// is about.
-func writes(n *node, note systemdunit.Note, name string) bool {
-	if note.Service != name || note.Key == "" {
+// writes reports whether the service table n, as written, has key.
+func writes(n *node, key string) bool {
+	if n == nil || key == "" {
 		return false
 	}
-	top, variable, isVariable := strings.Cut(note.Key, ".")
+	top, variable, isVariable := strings.Cut(key, ".")
 	child, ok := n.children[top]
 	if ok && isVariable {
 		_, ok = child.children[variable]
@@ -158,10 +154,10 @@ func writes(n *node, note systemdunit.Note, name string) bool {
 	return ok
 }
 
-// attribute makes the errors in keys a unit gave name the unit file and line.
+// attribute makes the errors found in keys a unit gave name the unit's file and line.
 func (o unitOrigins) attribute(probs *problems) {
 	for _, e := range probs.errs {
-		if origin, ok := o[e.Key]; ok {
+		if origin, ok := o[e.Key]; ok && e.File == probs.file {
 			e.File, e.Line = origin.file, origin.line
 		}
 	}

@@ -131,6 +131,31 @@ environment = {}
 	}
 }
 
+// A step's table, written, overrides what the unit gave it, as the main table does.
+func TestUnitStepTable(t *testing.T) {
+	path := unitFixture(t, `[services.web]
+unit = "web.service"
+
+[services.web-pre]
+command = ["/bin/sh", "-c", "exec setup"]
+depends_on = ["db"]
+
+[services.db]
+command = ["/bin/sh"]
+`, map[string]string{"web.service": "[Service]\nExecStartPre=@/bin/sh setup -c true\nExecStart=/bin/true\n"})
+	cfg, err := parse(path, mustRead(t, path), 0)
+	if err != nil {
+		t.Fatalf("parse:\n%v", err)
+	}
+	if got, want := serviceNames(cfg), []string{"db", "web-pre", "web"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("services %v, want %v", got, want)
+	}
+	pre := cfg.Services[1]
+	if !pre.Oneshot || !reflect.DeepEqual(pre.Command, []string{"/bin/sh", "-c", "exec setup"}) || !reflect.DeepEqual(pre.DependsOn, []string{"db"}) {
+		t.Errorf("web-pre: %+v", pre)
+	}
+}
+
 func TestUnitErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -186,15 +211,10 @@ Restart=always
 		want: `$DIR/web.service.d/override.conf:2: services.web: Type=forking: watchdog supervises the process it starts, and a forking daemon's first process exits at once; run the daemon in the foreground instead; writing command in [services.web] overrides it` + "\n" +
 			`$DIR/web.service.d/override.conf:3: services.web.working_dir: /nonexistent does not exist`,
 	}, {
-		name: "a step's name is taken",
-		config: `[services.web]
-unit = "web.service"
-
-[services.web-pre]
-command = ["/bin/true"]
-`,
-		units: map[string]string{"web.service": "[Service]\nExecStartPre=/bin/true\nExecStart=/bin/true\n"},
-		want:  `$DIR/w.toml:1: services.web: the unit's ExecStartPre= (line 2) becomes service "web-pre", which is already defined`,
+		name:   "a step that matters",
+		config: "[services.web]\nunit = \"web.service\"\n",
+		units:  map[string]string{"web.service": "[Service]\nExecStartPre=@/bin/sh setup -c true\nExecStart=/bin/true\n"},
+		want:   `$DIR/web.service:2: services.web-pre: ExecStartPre=@/bin/sh setup -c true: the "@" prefix passes "setup" as argv[0]; watchdog passes the program path; writing command in [services.web-pre] overrides it`,
 	}, {
 		name:   "a bad key still named in the table",
 		config: "[services.web]\nunit = \"web.service\"\nrestart = \"never\"\n",
