@@ -9,8 +9,8 @@ import (
 )
 
 // WriteTOML prints translations as [services.NAME] tables of watchdog.toml. Above each
-// unit's tables, comments name the unit file, give its description, and list every note
-// as "# unsupported: DIRECTIVE (line N): REASON".
+// unit's tables, comments name the unit file and its drop-ins, give its description,
+// and list every note as "# unsupported: DIRECTIVE (line N): REASON".
 func WriteTOML(w io.Writer, translations []*Translation) error {
 	var b strings.Builder
 	for i, t := range translations {
@@ -22,6 +22,9 @@ func WriteTOML(w io.Writer, translations []*Translation) error {
 			header += " as " + t.Unit.Name // an instance read from its template
 		}
 		fmt.Fprintf(&b, "# %s\n", header)
+		for _, d := range t.Unit.DropIns {
+			fmt.Fprintf(&b, "# drop-in: %s\n", d)
+		}
 		for _, c := range t.Comments {
 			fmt.Fprintf(&b, "# %s\n", oneLine(c))
 		}

@@ -17,7 +17,8 @@ type Translation struct {
 	Services []*Service
 	// Comments are what the unit says about itself (Description=, Documentation=).
 	Comments []string
-	// Notes lists, in line order, every directive the services do not express.
+	// Notes lists every directive the services do not express: the unit file's in line
+	// order, then each drop-in's.
 	Notes []Note
 }
 
