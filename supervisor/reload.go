@@ -29,7 +29,7 @@ func planReload(old, next []*config.Service) reloadPlan {
 		switch {
 		case !ok:
 			p.Added = append(p.Added, svc.Name)
-		case reflect.DeepEqual(prev, svc):
+		case sameSettings(prev, svc):
 			p.Unchanged = append(p.Unchanged, svc.Name)
 		default:
 			p.Changed = append(p.Changed, svc.Name)
@@ -42,6 +42,14 @@ func planReload(old, next []*config.Service) reloadPlan {
 		}
 	}
 	return p
+}
+
+// sameSettings reports whether a and b run the same way. How many copies a service has is
+// not a setting of each copy: going from 3 to 5 adds two and leaves three untouched.
+func sameSettings(a, b *config.Service) bool {
+	x, y := *a, *b
+	x.Instances, y.Instances = 0, 0
+	return reflect.DeepEqual(x, y)
 }
 
 // reload re-reads the config file, and when it is valid applies the difference: new services
@@ -87,15 +95,27 @@ func (s *Supervisor) reload() error {
 		s.runners = append(s.runners, r)
 		s.byName[r.svc.Name] = r
 	}
+	// Changed copies of a service are replaced one at a time, each once the one before is
+	// ready again; every other changed service at once.
+	var rolled []*runner
+	replace := map[string]*config.Service{}
+	var changedNow []string
 	for _, svc := range next.Services {
-		if slices.Contains(plan.Changed, svc.Name) {
-			s.byName[svc.Name].replacement = svc
+		if !slices.Contains(plan.Changed, svc.Name) {
+			continue
 		}
+		if svc.InstanceOf != "" {
+			rolled = append(rolled, s.byName[svc.Name])
+			replace[svc.Name] = svc
+			continue
+		}
+		s.byName[svc.Name].replacement = svc
+		changedNow = append(changedNow, svc.Name)
 	}
 	s.runners = orderLike(s.runners, next.Services)
 	s.mu.Unlock()
 
-	for _, name := range append(slices.Clone(plan.Removed), plan.Changed...) {
+	for _, name := range append(slices.Clone(plan.Removed), changedNow...) {
 		r := s.byName[name]
 		r.retiring = true
 		if !isDown(r.snapshot().State) {
@@ -104,6 +124,9 @@ func (s *Supervisor) reload() error {
 	}
 	for _, r := range made {
 		s.launch(r)
+	}
+	if len(rolled) > 0 {
+		s.beginRoll(rolled, replace)
 	}
 	if !reflect.DeepEqual(next.Watchdog, s.cfg.Watchdog) {
 		s.log.Warn("reload_watchdog_table_ignored", zap.String("reason", "[watchdog] settings take effect when watchdog next starts"))

@@ -298,6 +298,10 @@ func (r *runner) start() {
 			code = 127
 		}
 		r.log.Error("start_failed", zap.Strings("command", argv), zap.Int("exit_code", code), zap.Error(err))
+		if r.svc.Main {
+			// Like a shell, say on stderr why the command did not run; watchdog exits with code.
+			fmt.Fprintf(os.Stderr, "watchdog: %v\n", err)
+		}
 		r.update(func(s *Snapshot) {
 			s.Pid, s.StartedAt, s.Reason = 0, now, err.Error()
 			s.LastExit = &Exit{Code: code}
@@ -472,7 +476,9 @@ func (r *runner) procAttr() *syscall.ProcAttr {
 	}
 	if r.svc.Main {
 		// The command gets the terminal, so Ctrl-C reaches it and a shell gets job control.
-		if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {
+		// Only our controlling terminal has a foreground group to give (TIOCGPGRP fails on
+		// any other), and a terminal that is just stdin is left alone.
+		if _, err := unix.IoctlGetInt(0, unix.TIOCGPGRP); err == nil {
 			attr.Sys.Foreground, attr.Sys.Ctty = true, 0
 		}
 	} else {

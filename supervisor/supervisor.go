@@ -51,6 +51,7 @@ type Supervisor struct {
 
 	// Owned by the Run goroutine.
 	shutdown *shutdown
+	rolls    []*roll
 }
 
 // shutdown is a staged shutdown under way.
@@ -239,29 +240,52 @@ func (s *Supervisor) serve(req request) error {
 		kind = cmdStart
 	case "stop":
 		kind = cmdStop
-	case "restart":
+	case "restart", "rolling-restart":
 		kind = cmdRestart
 	default:
 		return fmt.Errorf("unknown command %q", req.op)
 	}
-	var targets []*runner
-	for _, name := range req.names {
-		r, ok := s.byName[name]
-		if !ok {
-			return fmt.Errorf("no service %q", name)
-		}
-		if kind != cmdStop {
+	targets, err := s.lookup(req.names)
+	if err != nil {
+		return err
+	}
+	if kind != cmdStop {
+		for _, r := range targets {
 			if dep := s.unreadyDependency(r); dep != "" {
-				return fmt.Errorf("%s: dependency %s is not ready", name, dep)
+				return fmt.Errorf("%s: dependency %s is not ready", r.svc.Name, dep)
 			}
 		}
-		targets = append(targets, r)
+	}
+	if req.op == "rolling-restart" {
+		s.beginRoll(targets, nil)
+		return nil
 	}
 	for _, r := range targets {
 		s.log.Info("operator_"+req.op, zap.String("service", r.svc.Name))
 		r.send(command{kind: kind})
 	}
 	return nil
+}
+
+// lookup finds the runners of names; the name of a service with instances means all its copies.
+func (s *Supervisor) lookup(names []string) ([]*runner, error) {
+	var found []*runner
+	for _, name := range names {
+		if r, ok := s.byName[name]; ok {
+			found = append(found, r)
+			continue
+		}
+		n := len(found)
+		for _, r := range s.runners {
+			if r.svc.InstanceOf == name && !r.retiring {
+				found = append(found, r)
+			}
+		}
+		if len(found) == n {
+			return nil, fmt.Errorf("no service %q", name)
+		}
+	}
+	return found, nil
 }
 
 func (s *Supervisor) onSignal(sig os.Signal) {
@@ -293,6 +317,7 @@ func (s *Supervisor) onSignal(sig os.Signal) {
 func (s *Supervisor) reconcile() {
 	if s.shutdown == nil {
 		s.retireDown()
+		s.advanceRolls()
 		if reason, critical := s.endReason(); reason != "" {
 			s.beginShutdown(reason, 0)
 			s.shutdown.critical = critical

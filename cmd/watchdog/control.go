@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"watchdog/supervisor/config"
@@ -55,6 +56,10 @@ func (c *clientFlags) socketPath() (string, error) {
 func controlCommand(op string) func(args []string) int {
 	return func(args []string) int {
 		flags := newClientFlags(op)
+		var rolling *bool
+		if op == control.CommandRestart {
+			rolling = flags.Bool("rolling", false, "restart one at a time, each once the one before is ready again")
+		}
 		if err := flags.Parse(args); err != nil {
 			return usageError("%s: %v", op, err)
 		}
@@ -66,19 +71,29 @@ func controlCommand(op string) func(args []string) int {
 		if err != nil {
 			return usageError("%s: %v", op, err)
 		}
-		resp, err := control.Do(path, control.Request{Command: op, Services: names})
+		req := control.Request{Command: op, Services: names}
+		if rolling != nil {
+			req.Rolling = *rolling
+		}
+		resp, err := control.Do(path, req)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "watchdog: %v\n", err)
 			return 1
 		}
 		now := time.Now()
 		for _, snap := range resp.Services {
-			if slices.Contains(names, snap.Name) {
+			if slices.ContainsFunc(names, func(n string) bool { return named(snap.Name, n) }) {
 				fmt.Println(snap.Line(now))
 			}
 		}
 		return 0
 	}
+}
+
+// named reports whether the service called name is meant by n: itself, or, for a copy
+// ("web.1"), the service it is a copy of ("web").
+func named(name, n string) bool {
+	return name == n || strings.HasPrefix(name, n+".")
 }
 
 // reloadCommand is `watchdog reload`: the running watchdog re-reads its config file and

@@ -32,6 +32,9 @@ const (
 type Request struct {
 	Command  string   `json:"command"`
 	Services []string `json:"services,omitempty"`
+	// Rolling, with restart, restarts the services one at a time, each once the one before
+	// is ready again; the answer comes when the roll has begun.
+	Rolling bool `json:"rolling,omitempty"`
 }
 
 // Response is the one line of JSON the server answers with before it closes the connection:

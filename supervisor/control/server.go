@@ -323,7 +323,14 @@ func (s *Server) execute(req Request) Response {
 		if len(req.Services) == 0 {
 			return failure(fmt.Errorf("%s: no services named", req.Command))
 		}
-		if err := s.control(req.Command, req.Services); err != nil {
+		op := req.Command
+		if req.Rolling {
+			if req.Command != CommandRestart {
+				return failure(fmt.Errorf("%s: only restart can be rolling", req.Command))
+			}
+			op = "rolling-restart"
+		}
+		if err := s.control(op, req.Services); err != nil {
 			return failure(fmt.Errorf("%s: %w", req.Command, err))
 		}
 	default:
