@@ -52,6 +52,7 @@ type Supervisor struct {
 	// Owned by the Run goroutine.
 	shutdown *shutdown
 	rolls    []*roll
+	manager  *manager // the service manager above watchdog, if one listens
 }
 
 // shutdown is a staged shutdown under way.
@@ -121,6 +122,7 @@ func (s *Supervisor) Run(sigs <-chan os.Signal) int {
 	for _, r := range s.runners {
 		s.launch(r)
 	}
+	s.manager = newManager(s.log)
 	var deadline <-chan time.Time
 	for {
 		s.reconcile()
@@ -138,6 +140,8 @@ func (s *Supervisor) Run(sigs <-chan os.Signal) int {
 		case sig := <-sigs:
 			s.onSignal(sig)
 		case <-s.changed:
+		case <-s.manager.pings():
+			s.manager.pingNow()
 		case req := <-s.requests:
 			req.reply <- s.serve(req)
 		case <-deadline:
@@ -330,6 +334,9 @@ func (s *Supervisor) reconcile() {
 				r.send(command{kind: cmdStart})
 			}
 		}
+		if s.manager != nil {
+			s.manager.update(s.Status())
+		}
 		return
 	}
 	for _, r := range s.runners {
@@ -394,6 +401,7 @@ func (s *Supervisor) beginShutdown(reason string, sig unix.Signal) {
 		stopSent: make(map[*runner]bool),
 	}
 	s.log.Info("shutdown_started", zap.String("reason", reason), zap.Duration("budget", budget))
+	s.manager.stopping(reason)
 	for _, r := range s.runners {
 		r.send(command{kind: cmdHalt})
 	}
@@ -413,6 +421,7 @@ func (s *Supervisor) finish() int {
 		close(r.quit)
 	}
 	s.wg.Wait()
+	s.manager.close(time.Second)
 	code := s.exitCode()
 	s.log.Info("shutdown_complete", zap.Int("exit_code", code), zap.String("reason", sh.reason),
 		zap.Duration("took", time.Since(sh.started).Round(time.Millisecond)))
