@@ -16,6 +16,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/sys/unix"
+
+	"watchdog/supervisor/logging"
 )
 
 // MaxLineBytes is the most of a line one object carries. A longer line is emitted in pieces
@@ -133,17 +135,12 @@ func (w lineWriter) write(line []byte, partial bool) {
 func newEncoder(service, stream string) zapcore.Encoder {
 	enc := zapcore.NewJSONEncoder(zapcore.EncoderConfig{
 		TimeKey:    "ts",
-		EncodeTime: encodeTime,
+		EncodeTime: logging.EncodeTime,
 		LineEnding: "\n",
 	})
 	enc.AddString("service", service)
 	enc.AddString("stream", stream)
 	return enc
-}
-
-// encodeTime writes RFC 3339 UTC with milliseconds, the ts format of DESIGN.md and of package logging.
-func encodeTime(t time.Time, e zapcore.PrimitiveArrayEncoder) {
-	e.AppendString(t.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
 }
 
 // lineSplitter's split is a bufio.SplitFunc yielding lines without their "\n" or "\r\n", and

@@ -34,7 +34,7 @@ func New(sink *Sink, format, level string) (*zap.Logger, error) {
 		LevelKey:       "level",
 		MessageKey:     "msg",
 		LineEnding:     "\n",
-		EncodeTime:     encodeTime,
+		EncodeTime:     EncodeTime,
 		EncodeLevel:    zapcore.LowercaseLevelEncoder,
 		EncodeDuration: zapcore.StringDurationEncoder,
 	}
@@ -51,8 +51,9 @@ func New(sink *Sink, format, level string) (*zap.Logger, error) {
 	return zap.New(zapcore.NewCore(encoder, sink, lvl)), nil
 }
 
-// encodeTime writes RFC 3339 UTC with milliseconds, the ts format of DESIGN.md.
-func encodeTime(t time.Time, e zapcore.PrimitiveArrayEncoder) {
+// EncodeTime writes RFC 3339 UTC with milliseconds, the ts format of DESIGN.md, for every
+// JSON line watchdog writes.
+func EncodeTime(t time.Time, e zapcore.PrimitiveArrayEncoder) {
 	e.AppendString(t.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
 }
 
