@@ -86,6 +86,7 @@ func superviseCommand(args []string) int {
 	if err != nil {
 		return usageError("%v", err)
 	}
+	defer sink.ReportDrops(log, 10*time.Second)()
 
 	r, err := reaper.New(log)
 	if err != nil {

@@ -148,3 +148,34 @@ func (s *Sink) flush() {
 		_, _ = s.out.Write(lines) // nowhere to report a failing stdout; what is lost is lost
 	}
 }
+
+// ReportDrops logs a warning every interval in which lines were dropped, with how many, until
+// stop is called. The warning goes through the sink too: while stdout stays stalled it is
+// dropped and counted like any line, and the first one written once stdout drains tells
+// how much was lost.
+func (s *Sink) ReportDrops(log *zap.Logger, every time.Duration) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		var reported uint64
+		for {
+			select {
+			case <-t.C:
+				if n := s.Dropped(); n > reported {
+					log.Warn("log_lines_dropped", zap.Uint64("dropped", n-reported), zap.Uint64("dropped_total", n),
+						zap.String("reason", "stdout did not keep up"))
+					reported = n
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
