@@ -3,22 +3,32 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
 	"os"
 )
 
+type checkFlags struct {
+	*flag.FlagSet
+	config *string
+}
+
+func newCheckFlags() *checkFlags {
+	fs := newFlagSet("check")
+	return &checkFlags{
+		FlagSet: fs,
+		config:  fs.String("config", "", "config file (default $WATCHDOG_CONFIG, else /etc/watchdog.toml)"),
+	}
+}
+
 // checkCommand is `watchdog check [--config FILE]`: validate and print the resolved plan.
 func checkCommand(args []string) int {
-	fs := flag.NewFlagSet("watchdog check", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	path := fs.String("config", "", "config file (default $WATCHDOG_CONFIG, else /etc/watchdog.toml)")
+	fs := newCheckFlags()
 	if err := fs.Parse(args); err != nil {
-		return usageError("check: %v", err)
+		return parseError("check", err)
 	}
 	if fs.NArg() > 0 {
 		return usageError("check: unexpected argument %q", fs.Arg(0))
 	}
-	cfg, err := loadConfig(*path, false)
+	cfg, err := loadConfig(*fs.config, false)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return exitUsage

@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strings"
@@ -21,8 +20,7 @@ type clientFlags struct {
 }
 
 func newClientFlags(command string) *clientFlags {
-	fs := flag.NewFlagSet("watchdog "+command, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet(command)
 	return &clientFlags{
 		FlagSet: fs,
 		socket:  fs.String("socket", "", "control socket (default $WATCHDOG_SOCKET, else control_socket of the config, else /run/watchdog.sock)"),
@@ -51,17 +49,28 @@ func (c *clientFlags) socketPath() (string, error) {
 	return config.DefaultControlSocket, nil
 }
 
+// controlFlags are the flags of `watchdog start|stop|restart`.
+type controlFlags struct {
+	*clientFlags
+	rolling *bool // restart only; nil for start and stop
+}
+
+func newControlFlags(op string) *controlFlags {
+	flags := &controlFlags{clientFlags: newClientFlags(op)}
+	if op == control.CommandRestart {
+		flags.rolling = flags.Bool("rolling", false, "restart one at a time, each once the one before is ready again")
+	}
+	return flags
+}
+
 // controlCommand is `watchdog start|stop|restart NAME...`: it prints the status line of each
 // named service once the command was taken, or the error, and exits 1 on an error.
 func controlCommand(op string) func(args []string) int {
 	return func(args []string) int {
-		flags := newClientFlags(op)
-		var rolling *bool
-		if op == control.CommandRestart {
-			rolling = flags.Bool("rolling", false, "restart one at a time, each once the one before is ready again")
-		}
+		flags := newControlFlags(op)
+		rolling := flags.rolling
 		if err := flags.Parse(args); err != nil {
-			return usageError("%s: %v", op, err)
+			return parseError(op, err)
 		}
 		names := flags.Args()
 		if len(names) == 0 {
@@ -101,7 +110,7 @@ func named(name, n string) bool {
 func reloadCommand(args []string) int {
 	flags := newClientFlags("reload")
 	if err := flags.Parse(args); err != nil {
-		return usageError("reload: %v", err)
+		return parseError("reload", err)
 	}
 	if flags.NArg() > 0 {
 		return usageError("reload: unexpected argument %q", flags.Arg(0))

@@ -3,21 +3,21 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
 	"os"
 
 	"watchdog/supervisor/systemdunit"
 )
+
+func newImportUnitFlags() *flag.FlagSet { return newFlagSet("import-unit") }
 
 // importUnitCommand is `watchdog import-unit FILE.service...`: print the units as
 // [services] tables of watchdog.toml, and list on stderr, as in comments above each
 // table, what they say that watchdog cannot express. Exit 0 when every file was read,
 // 1 when one could not be.
 func importUnitCommand(args []string) int {
-	fs := flag.NewFlagSet("watchdog import-unit", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newImportUnitFlags()
 	if err := fs.Parse(args); err != nil {
-		return usageError("import-unit: %v", err)
+		return parseError("import-unit", err)
 	}
 	if fs.NArg() == 0 {
 		return usageError("import-unit: no unit files (usage: watchdog import-unit FILE.service...)")

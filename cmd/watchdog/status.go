@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -11,13 +13,23 @@ import (
 	"watchdog/supervisor/control"
 )
 
+type statusFlags struct {
+	*clientFlags
+	json *bool
+}
+
+func newStatusFlags() *statusFlags {
+	flags := newClientFlags("status")
+	return &statusFlags{clientFlags: flags, json: flags.Bool("json", false, `print one JSON document: {"services": [...]}`)}
+}
+
 // statusCommand is `watchdog status [--json]`: one status line per service, or one JSON
 // document; exit 0 when every service is as wanted, 3 otherwise, 1 when watchdog cannot be asked.
 func statusCommand(args []string) int {
-	flags := newClientFlags("status")
-	asJSON := flags.Bool("json", false, `print one JSON document: {"services": [...]}`)
+	flags := newStatusFlags()
+	asJSON := flags.json
 	if err := flags.Parse(args); err != nil {
-		return usageError("status: %v", err)
+		return parseError("status", err)
 	}
 	if flags.NArg() > 0 {
 		return usageError("status: unexpected argument %q", flags.Arg(0))
@@ -57,7 +69,11 @@ func statusCommand(args []string) int {
 // every service is healthy, else 1. Docker reserves exit code 2, so usage errors are 1 too.
 func healthCommand(args []string) int {
 	flags := newClientFlags("health")
-	if err := flags.Parse(args); err != nil || flags.NArg() > 0 {
+	err := flags.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return printHelp("health")
+	}
+	if err != nil || flags.NArg() > 0 {
 		fmt.Println("unhealthy: usage: watchdog health [--socket PATH] [--config FILE]")
 		return 1
 	}

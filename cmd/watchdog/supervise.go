@@ -1,10 +1,8 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
@@ -20,26 +18,36 @@ import (
 	"watchdog/supervisor/signals"
 )
 
+type superviseFlags struct {
+	*flag.FlagSet
+	config          *string
+	shutdownTimeout *time.Duration
+	logLevel        *string
+	logFormat       *string
+	socket          *string
+}
+
+func newSuperviseFlags() *superviseFlags {
+	fs := newFlagSet("")
+	return &superviseFlags{
+		FlagSet:         fs,
+		config:          fs.String("config", "", "config file (default $WATCHDOG_CONFIG, else /etc/watchdog.toml; none with -- CMD)"),
+		shutdownTimeout: fs.Duration("shutdown-timeout", 0, "whole staged shutdown budget (default 9s, or [watchdog] shutdown_timeout)"),
+		logLevel:        fs.String("log-level", "info", "debug, info, warn or error"),
+		logFormat:       fs.String("log-format", "", "json or console (default console on a terminal, else json)"),
+		socket:          fs.String("socket", "", "control socket (default $WATCHDOG_SOCKET, else [watchdog] control_socket)"),
+	}
+}
+
 // superviseCommand is `watchdog [flags] [-- CMD ARGS...]`: watchdog as PID 1 or subreaper.
 func superviseCommand(args []string) int {
 	// Subscribe before anything else: a Go PID 1 without handlers dies of SIGTERM.
 	sigs := signals.Notify()
 
-	fs := flag.NewFlagSet("watchdog", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	configPath := fs.String("config", "", "config file (default $WATCHDOG_CONFIG, else /etc/watchdog.toml; none with -- CMD)")
-	shutdownTimeout := fs.Duration("shutdown-timeout", 0, "whole staged shutdown budget (default 9s, or [watchdog] shutdown_timeout)")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	logFormat := fs.String("log-format", "", "json or console (default console on a terminal, else json)")
-	socket := fs.String("socket", "", "control socket (default $WATCHDOG_SOCKET, else [watchdog] control_socket)")
+	fs := newSuperviseFlags()
+	configPath, shutdownTimeout, logLevel, logFormat, socket := fs.config, fs.shutdownTimeout, fs.logLevel, fs.logFormat, fs.socket
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(os.Stdout)
-			fmt.Println("usage: watchdog [flags] [-- CMD ARGS...]")
-			fs.PrintDefaults()
-			return 0
-		}
-		return usageError("%v (see watchdog --help)", err)
+		return parseError("", err)
 	}
 	command := fs.Args()
 	if len(command) > 0 && args[len(args)-len(command)-1] != "--" {
