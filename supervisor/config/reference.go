@@ -38,12 +38,12 @@ var Tables = []struct{ Name, Header, Meaning string }{
 
 // Types says how each Type of Reference is written in TOML.
 var Types = []struct{ Name, Meaning string }{
-	{"string", `a TOML string: "text"`},
+	{"string", "a TOML string: `\"text\"`"},
 	{"boolean", "`true` or `false`"},
 	{"integer", "a TOML integer: `3`"},
 	{"duration", "a Go duration string: `\"100ms\"`, `\"9s\"`, `\"1m30s\"`, `\"2h\"`; never negative"},
 	{"signal", "a signal name, with or without `SIG`, in any case (`\"SIGTERM\"`, `\"term\"`, `\"SIGRTMIN+3\"`), or its number (`15` or `\"15\"`)"},
-	{"array of strings", `["a", "b"]`},
+	{"array of strings", "`[\"a\", \"b\"]`"},
 	{"array of integers", "`[0, 143]`"},
 	{"table of strings", "an inline table `{ KEY = \"value\" }` or a `[services.NAME.environment]` table"},
 	{"table", "a sub-table, documented in its own section below"},
