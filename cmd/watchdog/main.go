@@ -21,18 +21,19 @@ func main() {
 
 // subcommands are the first word of `watchdog COMMAND ...`; anything else is the supervisor.
 var subcommands = map[string]func(args []string) int{
-	"check":            checkCommand,
-	"cli-reference":    cliReferenceCommand,
-	"config-reference": configReferenceCommand,
-	"health":           healthCommand,
-	"help":             helpCommand,
-	"import-unit":      importUnitCommand,
-	"reload":           reloadCommand,
-	"restart":          controlCommand(control.CommandRestart),
-	"start":            controlCommand(control.CommandStart),
-	"status":           statusCommand,
-	"stop":             controlCommand(control.CommandStop),
-	"version":          versionCommand,
+	"check":              checkCommand,
+	"cli-reference":      cliReferenceCommand,
+	"config-reference":   configReferenceCommand,
+	"health":             healthCommand,
+	"help":               helpCommand,
+	"import-supervisord": importSupervisordCommand,
+	"import-unit":        importUnitCommand,
+	"reload":             reloadCommand,
+	"restart":            controlCommand(control.CommandRestart),
+	"start":              controlCommand(control.CommandStart),
+	"status":             statusCommand,
+	"stop":               controlCommand(control.CommandStop),
+	"version":            versionCommand,
 }
 
 func run(args []string) int {

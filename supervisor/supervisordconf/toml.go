@@ -1,0 +1,136 @@
+package supervisordconf
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// WriteTOML prints the translation as watchdog.toml. Comments above the services name
+// the config file and the files it included, and list the notes about everything that is
+// not a program; above each service table, a comment names its section and lists its
+// notes, each as "# unsupported: DIRECTIVE (line N): REASON". The table of a disabled
+// service is commented out.
+func WriteTOML(w io.Writer, t *Translation) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s\n", t.Path)
+	for _, f := range t.Included {
+		fmt.Fprintf(&b, "# included: %s\n", f)
+	}
+	for _, n := range t.Notes {
+		fmt.Fprintf(&b, "# unsupported: %s\n", describe(n, t.Path))
+	}
+	for _, s := range t.Services {
+		b.WriteString("\n")
+		origin := "[" + s.Section + "]"
+		if s.Process != "" {
+			origin += " process " + s.Process
+		}
+		if s.File == t.Path {
+			fmt.Fprintf(&b, "# %s (line %d)\n", origin, s.Line)
+		} else {
+			fmt.Fprintf(&b, "# %s (%s:%d)\n", origin, s.File, s.Line)
+		}
+		for _, n := range s.Notes {
+			fmt.Fprintf(&b, "# unsupported: %s\n", describe(n, s.File))
+		}
+		prefix := ""
+		if s.Disabled {
+			prefix = "# "
+		}
+		fmt.Fprintf(&b, "%s[services.%s]\n", prefix, tomlKey(s.Name))
+		for _, line := range strings.SplitAfter(settingsText(s.Settings), "\n") {
+			if line != "" {
+				b.WriteString(prefix + line)
+			}
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// describe says what a note is about and why, with its line: "umask=022 (line 12): why",
+// or "(FILE:12)" for a line of another file than file.
+func describe(n Note, file string) string {
+	where := fmt.Sprintf("line %d", n.Line)
+	if n.File != file {
+		where = fmt.Sprintf("%s:%d", n.File, n.Line)
+	}
+	return oneLine(fmt.Sprintf("%s (%s): %s", n.Directive, where, n.Reason))
+}
+
+// settingsText prints settings as the lines of a TOML table.
+func settingsText(settings []Setting) string {
+	var b strings.Builder
+	for _, st := range settings {
+		key := st.Key
+		if name, ok := strings.CutPrefix(key, "environment."); ok {
+			key = "environment." + tomlKey(name)
+		}
+		fmt.Fprintf(&b, "%s = %s", key, tomlValue(st.Value))
+		if st.Why != "" {
+			fmt.Fprintf(&b, " # %s", oneLine(st.Why))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// oneLine keeps a comment on its line.
+func oneLine(s string) string {
+	return strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(s)
+}
+
+// bareKeyChars may make up a bare TOML key.
+const bareKeyChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+
+// tomlKey prints a key, bare when it can be.
+func tomlKey(k string) string {
+	if k != "" && strings.Trim(k, bareKeyChars) == "" {
+		return k
+	}
+	return tomlString(k)
+}
+
+// tomlValue prints a Setting value.
+func tomlValue(v any) string {
+	switch v := v.(type) {
+	case string:
+		return tomlString(v)
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case bool:
+		return strconv.FormatBool(v)
+	case []any:
+		items := make([]string, len(v))
+		for i, item := range v {
+			items[i] = tomlValue(item)
+		}
+		return "[" + strings.Join(items, ", ") + "]"
+	}
+	panic(fmt.Sprintf("supervisordconf: no TOML form for %T", v))
+}
+
+// tomlString prints a TOML basic string; TOML knows \uXXXX but not Go's \x escapes.
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
