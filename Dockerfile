@@ -6,11 +6,6 @@
 #   watchdog.toml  docker/watchdog.toml, the config to replace with your own
 FROM scratch
 
-ARG VERSION=dev
-LABEL org.opencontainers.image.title="watchdog" \
-      org.opencontainers.image.description="PID-1 init and process supervisor for containers" \
-      org.opencontainers.image.version="${VERSION}"
-
 COPY watchdog /watchdog
 COPY watchdog.toml /etc/watchdog.toml
 
