@@ -469,7 +469,8 @@ func killAndReap(t *testing.T, left []proc) {
 var tsFormat = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
 
 // checkLogFormat fails the test for every stdout line that is not a JSON event with
-// ts, level and msg: stdout is the container's log stream.
+// ts, level and msg, or a service's output line (log = "json") with ts, service, stream
+// and line: stdout is the container's log stream.
 func (w *watchdogRun) checkLogFormat() {
 	lines, _, _ := w.stdout.snapshot()
 	for i, line := range lines {
@@ -479,9 +480,13 @@ func (w *watchdogRun) checkLogFormat() {
 			continue
 		}
 		e := event{line: i, fields: fields}
+		_, output := fields["line"]
 		switch {
 		case !tsFormat.MatchString(e.get("ts")):
 			w.t.Errorf("stdout line %d: ts is not RFC 3339 UTC with milliseconds: %q", i+1, line)
+		case output && (e.get("service") == "" || e.get("stream") == ""):
+			w.t.Errorf("stdout line %d: service output without service or stream: %q", i+1, line)
+		case output:
 		case e.get("level") == "":
 			w.t.Errorf("stdout line %d: no level: %q", i+1, line)
 		case e.get("msg") == "":

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 )
 
 // TestReportDropsOnceStdoutDrains: lines dropped while stdout is stalled are reported, with
@@ -54,4 +55,36 @@ func TestReportDropsOnceStdoutDrains(t *testing.T) {
 	stop()
 	sink.Close(time.Second)
 	w.Close()
+}
+
+// TestStalledStdoutKeepsWholeLines: when watchdog gives up on a stalled stdout, what reached
+// the pipe ends on a line boundary: the sink writes whole lines, a pipe's atomic write at a time.
+func TestStalledStdoutKeepsWholeLines(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, 4096); err != nil {
+		t.Fatal(os.NewSyscallError("fcntl(F_SETPIPE_SZ)", err))
+	}
+	sink := NewSink(w, DefaultQueueBytes)
+	for i := range 1000 {
+		sink.Write(line(i, 100)) // 100 kB: far more than the pipe holds
+	}
+	sink.Close(100 * time.Millisecond) // gives up: nobody reads
+
+	// What the pipe holds now is what a reader would find after watchdog exited.
+	if err := unix.SetNonblock(int(r.Fd()), true); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1<<20)
+	n, _ := unix.Read(int(r.Fd()), buf)
+	r.Close() // the sink's writer, still blocked, fails with EPIPE and ends
+	if n <= 0 {
+		t.Fatal("nothing reached the pipe")
+	}
+	if got := buf[:n]; got[n-1] != '\n' {
+		t.Errorf("the pipe holds %d bytes ending in a partial line: %q", n, got[max(0, n-60):])
+	}
 }

@@ -4,6 +4,7 @@
 package logging
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"sync"
@@ -139,13 +140,29 @@ func (s *Sink) run() {
 	}
 }
 
+// atomicWrite is PIPE_BUF: a pipe write of at most this many bytes is all or nothing.
+const atomicWrite = 4096
+
 func (s *Sink) flush() {
 	s.mu.Lock()
 	lines := s.queue
 	s.queue = nil
 	s.mu.Unlock()
-	if len(lines) > 0 {
-		_, _ = s.out.Write(lines) // nowhere to report a failing stdout; what is lost is lost
+	// Whole lines, at most a pipe's atomic write at a time (unless one line is longer): if
+	// watchdog exits while stdout is stalled, the log ends on a line boundary.
+	for len(lines) > 0 {
+		n := len(lines)
+		if n > atomicWrite {
+			if cut := bytes.LastIndexByte(lines[:atomicWrite], '\n'); cut >= 0 {
+				n = cut + 1
+			} else if end := bytes.IndexByte(lines, '\n'); end >= 0 {
+				n = end + 1
+			}
+		}
+		if _, err := s.out.Write(lines[:n]); err != nil {
+			return // nowhere to report a failing stdout; what is lost is lost
+		}
+		lines = lines[n:]
 	}
 }
 
