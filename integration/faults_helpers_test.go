@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -106,28 +107,28 @@ func openFDs(t *testing.T, pid int) map[int]bool {
 	return open
 }
 
-// lowestFreeFD is the descriptor pid's next open, socket or pipe would get: with RLIMIT_NOFILE
-// at this number, every one of them fails with EMFILE.
-func lowestFreeFD(t *testing.T, pid int) int {
+// fdLimitLeaving returns the RLIMIT_NOFILE that leaves pid n descriptors to open: the
+// (n+1)th lowest descriptor number that was free at one of a second's readings at least.
+// A descriptor is numbered lowest free first, and EMFILE comes once that number reaches the
+// limit, so this limit leaves exactly the n numbers below it that are free; a descriptor held
+// only for a moment (a probe's pipe, a start's) is counted free, since it soon will be.
+func fdLimitLeaving(t *testing.T, pid, n int) int {
 	t.Helper()
-	open := openFDs(t, pid)
-	fd := 0
-	for open[fd] {
-		fd++
-	}
-	return fd
-}
-
-// settledLowestFreeFD is the least of lowestFreeFD over a second: descriptors held for a
-// moment (a probe's pipe, a start's) are free again by then, and no limit may count them.
-func settledLowestFreeFD(t *testing.T, pid int) int {
-	t.Helper()
-	least := lowestFreeFD(t, pid)
+	alwaysOpen := openFDs(t, pid)
 	for range 100 {
 		time.Sleep(pollInterval)
-		least = min(least, lowestFreeFD(t, pid))
+		open := openFDs(t, pid)
+		maps.DeleteFunc(alwaysOpen, func(fd int, _ bool) bool { return !open[fd] })
 	}
-	return least
+	for fd := 0; ; fd++ {
+		if alwaysOpen[fd] {
+			continue
+		}
+		if n == 0 {
+			return fd
+		}
+		n--
+	}
 }
 
 // setSoftLimit sets pid's soft limit of resource to soft with prlimit(2), keeping the hard
