@@ -236,14 +236,14 @@ func (t *translator) include(path string) {
 		}
 		matches = slices.DeleteFunc(matches, func(m string) bool { return hiddenMatch(pattern, m) })
 		if len(matches) == 0 {
-			t.note(files.file, files.line, "[include] files", "no file matches %s", pattern)
+			t.note(files.file, files.line, "[include] "+files.String(), "no file matches %s", pattern)
 			continue
 		}
 		slices.Sort(matches)
 		for _, m := range matches {
 			data, err := os.ReadFile(m)
 			if err != nil {
-				t.note(files.file, files.line, "[include] files", "%s: %v; supervisord skips a file it cannot read", m, err)
+				t.note(files.file, files.line, "[include] "+files.String(), "%s: %v; supervisord skips a file it cannot read", m, err)
 				continue
 			}
 			t.tr.Included = append(t.tr.Included, m)

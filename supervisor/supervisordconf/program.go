@@ -249,15 +249,17 @@ func (r *reader) stopSettings() []Setting {
 	stopAsGroup, stopFrom := r.boolean("stopasgroup", false)
 	killAsGroup, killFrom := r.boolean("killasgroup", stopAsGroup)
 	const group = "watchdog sends the stop signal, and SIGKILL after stop_grace_period, to the program's whole process group"
-	if stopFrom != nil && !stopAsGroup {
+	switch {
+	case stopAsGroup && killFrom != nil && !killAsGroup:
+		r.errorf(killFrom, "supervisord refuses stopasgroup=true with killasgroup=false")
+	case stopAsGroup:
+	case stopFrom != nil:
 		r.note(stopFrom, group)
+	case killFrom != nil && killAsGroup:
+		r.note(killFrom, "watchdog sends the stop signal to the program's whole process group too, not only to the program (stopasgroup=false)")
 	}
-	if killFrom != nil && !killAsGroup {
-		if stopAsGroup {
-			r.errorf(killFrom, "supervisord refuses stopasgroup=true with killasgroup=false")
-		} else {
-			r.note(killFrom, group)
-		}
+	if killFrom != nil && !killAsGroup && !stopAsGroup {
+		r.note(killFrom, group)
 	}
 	return out
 }
@@ -281,7 +283,7 @@ func (r *reader) unsupported() {
 		r.note(from, "no SUPERVISOR_SERVER_URL: watchdog has no XML-RPC interface")
 	}
 	for _, stream := range []string{"stdout", "stderr"} {
-		if n, from := r.integer(stream+"_capture_maxbytes", 0); from != nil && n != 0 {
+		if n, from := r.byteSize(stream + "_capture_maxbytes"); from != nil && n != 0 {
 			r.note(from, "watchdog has no capture mode or event listeners")
 		}
 		if on, from := r.boolean(stream+"_events_enabled", false); from != nil && on {

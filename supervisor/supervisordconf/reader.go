@@ -82,3 +82,24 @@ func (r *reader) errorf(o *option, format string, args ...any) {
 func (r *reader) note(o *option, format string, args ...any) {
 	r.notes = appendNote(r.notes, Note{o.file, o.line, o.String(), fmt.Sprintf(format, args...)})
 }
+
+// byteSize reads a size in bytes as supervisord does: a whole number, with KB, MB or GB
+// in any case for 1024, 1024² or 1024³ of them; 0 when not written.
+func (r *reader) byteSize(key string) (int, *option) {
+	v, o := r.get(key)
+	if o == nil {
+		return 0, nil
+	}
+	digits, unit := strings.ToLower(v), 1
+	for suffix, size := range map[string]int{"kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30} {
+		if d, ok := strings.CutSuffix(digits, suffix); ok {
+			digits, unit = d, size
+		}
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(digits))
+	if err != nil {
+		r.errorf(o, "%q is not a size in bytes (a number, with KB, MB or GB)", v)
+		return 0, nil
+	}
+	return n * unit, o
+}

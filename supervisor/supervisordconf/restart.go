@@ -108,10 +108,10 @@ func (p policy) settings() ([]Setting, []loss) {
 	default:
 		first, last, window := restartLimit(p.startsecs, p.startretries)
 		out = append(out,
-			Setting{Key: "restart_delay", Value: first.String(), Why: "supervisord's first start retry waits 1s"},
-			Setting{Key: "restart_max_delay", Value: last.String(), Why: "its last waits startretries seconds"},
+			Setting{Key: "restart_delay", Value: first.String(), Why: "supervisord waits 1s before its first start retry"},
+			Setting{Key: "restart_max_delay", Value: last.String(), Why: "and startretries seconds before its last"},
 			Setting{Key: "max_restarts", Value: int64(p.startretries), Why: "startretries"},
-			Setting{Key: "restart_window", Value: window.String(), Why: "startretries runs of startsecs and the waits between them"},
+			Setting{Key: "restart_window", Value: window.String(), Why: "startretries runs shorter than startsecs, and the waits"},
 		)
 	}
 	return out, lost
