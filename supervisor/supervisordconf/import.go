@@ -155,6 +155,9 @@ func Import(path string, host Host) (*Translation, error) {
 	services := startOrder(programs, groups)
 	t.checkNames(services)
 	if len(t.errs) > 0 {
+		slices.SortStableFunc(t.errs, func(a, b *Error) int {
+			return cmp.Or(cmp.Compare(t.fileRank(a.File), t.fileRank(b.File)), cmp.Compare(a.Line, b.Line))
+		})
 		return nil, t.errs
 	}
 	dependencies(programs)
@@ -166,18 +169,19 @@ func Import(path string, host Host) (*Translation, error) {
 	return t.tr, nil
 }
 
-// sortNotes puts notes in the order supervisord read their lines: the main file's, then
-// each included file's.
+// sortNotes puts notes in the order supervisord read their lines.
 func (t *translator) sortNotes(notes []Note) {
-	rank := func(file string) int {
-		if file == t.tr.Path {
-			return -1
-		}
-		return slices.Index(t.tr.Included, file)
-	}
 	slices.SortStableFunc(notes, func(a, b Note) int {
-		return cmp.Or(cmp.Compare(rank(a.File), rank(b.File)), cmp.Compare(a.Line, b.Line))
+		return cmp.Or(cmp.Compare(t.fileRank(a.File), t.fileRank(b.File)), cmp.Compare(a.Line, b.Line))
 	})
+}
+
+// fileRank orders the main file before the included ones, these as they were read.
+func (t *translator) fileRank(file string) int {
+	if file == t.tr.Path {
+		return -1
+	}
+	return slices.Index(t.tr.Included, file)
 }
 
 // translator holds what is known while a config is translated.
