@@ -28,6 +28,7 @@ import (
 //	<!-- test: config NAME -->              write it to NAME; `watchdog check --config NAME` must pass
 //	<!-- test: run [exit=N] -->             run it with sh -eu, watchdog first in PATH; exit N (0)
 //	<!-- test: stdout -->                   the block is what the run before it printed
+//	<!-- test: stderr -->                   ... on its stderr
 //	<!-- test: supervise STEP; ... -->      the block is one line `watchdog ARGS...`: start it as
 //	                                        a subreaper, then the steps
 //	<!-- test: dockerfile STEP; ... -->     ENTRYPOINT and CMD (exec form) are the line; a COPY
@@ -92,8 +93,9 @@ type guide struct {
 	dir     string
 	binDir  string
 	stdout  string // of the last run block
-	ran     bool   // a run block came before
-	started bool   // a supervise or dockerfile block ran watchdog
+	stderr  string
+	ran     bool // a run block came before
+	started bool // a supervise or dockerfile block ran watchdog
 }
 
 func TestDocsGuides(t *testing.T) {
@@ -175,12 +177,13 @@ func (g *guide) do(b block) {
 			t.Errorf("exit code %d, want %d; output:\n%s", code, want, out)
 		}
 		g.ran = true
-	case "stdout":
+	case "stdout", "stderr":
+		got := map[string]string{"stdout": g.stdout, "stderr": g.stderr}[directive]
 		if !g.ran {
-			t.Errorf("line %d: a stdout block without a run block before it", b.line)
+			t.Errorf("line %d: a %s block without a run block before it", b.line, directive)
 		}
-		if g.stdout != b.text {
-			t.Errorf("the run before printed\n%s\nthe guide shows\n%s", g.stdout, b.text)
+		if got != b.text {
+			t.Errorf("the run before wrote on its %s\n%s\nthe guide shows\n%s", directive, got, b.text)
 		}
 	case "supervise":
 		argv := splitWords(t, strings.TrimSpace(b.text))
@@ -210,20 +213,20 @@ func (g *guide) write(name, text string, executable bool) {
 }
 
 // sh runs a script in the guide's directory and returns its stdout and stderr together;
-// its stdout alone is kept for a stdout block.
+// each alone is kept for a stdout or stderr block.
 func (g *guide) sh(script string) (string, int) {
 	cmd := exec.Command("sh", "-eu", "-c", script)
 	cmd.Dir = g.dir
 	cmd.Env = append(os.Environ(), "PATH="+g.binDir+":"+os.Getenv("PATH"), "WATCHDOG_CONFIG=",
 		"WATCHDOG_SOCKET="+filepath.Join(g.dir, "watchdog.sock"))
-	var stdout, both bytes.Buffer
+	var stdout, stderr, both bytes.Buffer
 	cmd.Stdout = io.MultiWriter(&stdout, &both)
-	cmd.Stderr = &both
+	cmd.Stderr = io.MultiWriter(&stderr, &both)
 	err := cmd.Run()
 	if _, isExit := err.(*exec.ExitError); err != nil && !isExit {
 		g.t.Fatalf("sh: %v", err)
 	}
-	g.stdout = stdout.String()
+	g.stdout, g.stderr = stdout.String(), stderr.String()
 	return both.String(), cmd.ProcessState.ExitCode()
 }
 
