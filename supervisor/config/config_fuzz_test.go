@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
+
+	"watchdog/supervisor/config/tomltext"
 )
 
 // Fuzz tests of everything in a config file that comes from outside: the whole file, signal
@@ -287,7 +289,7 @@ start_period = "0s"
 func FuzzDuration(f *testing.F) {
 	f.Fuzz(func(t *testing.T, which uint8, s string) {
 		k := durationKeys[int(which)%len(durationKeys)]
-		text, line := replaceKey(durationConfig, k.table, k.key, quote(s))
+		text, line := replaceKey(durationConfig, k.table, k.key, tomltext.String(s))
 		want, parseErr := time.ParseDuration(s)
 		ok := parseErr == nil && want >= 0 && (want > 0 || !k.positive) && !strings.ContainsRune(s, 0)
 		cfg, err := Parse(fuzzFile, []byte(text))
@@ -311,7 +313,7 @@ func FuzzDuration(f *testing.F) {
 		if err := cfg.WritePlan(&plan); err != nil {
 			t.Fatal(err)
 		}
-		if wantLine := fmt.Sprintf("\n%s = %s\n", k.key, quote(want.String())); !strings.Contains(plan.String(), wantLine) {
+		if wantLine := fmt.Sprintf("\n%s = %s\n", k.key, tomltext.String(want.String())); !strings.Contains(plan.String(), wantLine) {
 			t.Errorf("%s.%s = %q: the plan does not say %q:\n%s", k.table, k.key, s, strings.TrimSpace(wantLine), plan.String())
 		}
 	})

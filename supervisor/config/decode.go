@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"watchdog/supervisor/config/tomltext"
 )
 
 // Load reads, decodes, defaults and validates the config file at path. A config
@@ -104,15 +106,13 @@ func logMode(t *table, dst *LogMode) {
 // maxInstances bounds instances = N against a typo starting a fork storm.
 const maxInstances = 1000
 
-// bareKeyChars may make up a bare TOML key, and so a service name.
-const bareKeyChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
-
 func checkServiceName(services *table, name string) {
 	if name == MainService {
 		services.errorf(name, "the name %q is reserved for the command after --", MainService)
 		return
 	}
-	if name == "" || strings.Trim(name, bareKeyChars) != "" {
+	// A name is a bare TOML key, so that it never needs quotes.
+	if name == "" || strings.Trim(name, tomltext.BareKeyChars) != "" {
 		services.errorf(name, "invalid service name: use letters, digits, '_' and '-'")
 	}
 }

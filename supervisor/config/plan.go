@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"watchdog/supervisor/config/tomltext"
 )
 
 // WritePlan prints the config as `watchdog check` shows it: valid TOML with every
@@ -38,9 +40,9 @@ func (c *Config) WritePlan(w io.Writer) error {
 	p.line("")
 	p.line("[watchdog]")
 	p.line("shutdown_timeout = %s", duration(c.Watchdog.ShutdownTimeout))
-	p.line("control_socket = %s", quote(c.Watchdog.ControlSocket))
-	p.line("metrics_address = %s", quote(c.Watchdog.MetricsAddress))
-	p.line("log = %s", quote(string(c.Watchdog.Log)))
+	p.line("control_socket = %s", tomltext.String(c.Watchdog.ControlSocket))
+	p.line("metrics_address = %s", tomltext.String(c.Watchdog.MetricsAddress))
+	p.line("log = %s", tomltext.String(string(c.Watchdog.Log)))
 	for _, s := range tables {
 		p.line("")
 		if s.Main {
@@ -72,18 +74,18 @@ func (p *plan) service(s *Service) {
 	if s.InstanceOf != "" {
 		name, deps = s.InstanceOf, dependencyTables(deps)
 	}
-	p.line("[services.%s]", key(name))
-	p.line("command = %s", list(s.Command))
+	p.line("[services.%s]", tomltext.Key(name))
+	p.line("command = %s", tomltext.Strings(s.Command))
 	if cr := s.Credential; cr != nil {
-		p.line("user = %s # uid %d, gid %d, groups %v, home %s", quote(s.User), cr.UID, cr.GID, cr.Groups, quote(cr.Home))
+		p.line("user = %s # uid %d, gid %d, groups %v, home %s", tomltext.String(s.User), cr.UID, cr.GID, cr.Groups, tomltext.String(cr.Home))
 	} else {
-		p.line("user = %s", quote(s.User))
+		p.line("user = %s", tomltext.String(s.User))
 	}
-	p.line("working_dir = %s", quote(s.WorkingDir))
+	p.line("working_dir = %s", tomltext.String(s.WorkingDir))
 	env := make([]string, len(s.Environment))
 	for i, kv := range s.Environment {
 		k, v, _ := strings.Cut(kv, "=")
-		env[i] = key(k) + " = " + quote(v)
+		env[i] = tomltext.Key(k) + " = " + tomltext.String(v)
 	}
 	if len(env) == 0 {
 		p.line("environment = {}")
@@ -91,9 +93,9 @@ func (p *plan) service(s *Service) {
 		p.line("environment = { %s }", strings.Join(env, ", "))
 	}
 	p.line("oneshot = %t", s.Oneshot)
-	p.line("depends_on = %s", list(deps))
+	p.line("depends_on = %s", tomltext.Strings(deps))
 	p.line("critical = %t", s.Critical)
-	p.line("restart = %s", quote(string(s.Restart)))
+	p.line("restart = %s", tomltext.String(string(s.Restart)))
 	p.line("restart_delay = %s", duration(s.RestartDelay))
 	p.line("restart_max_delay = %s", duration(s.RestartMaxDelay))
 	p.line("max_restarts = %d", s.MaxRestarts)
@@ -108,74 +110,35 @@ func (p *plan) service(s *Service) {
 	p.line("notify = %t", s.Notify)
 	p.line("watchdog_timeout = %s", duration(s.WatchdogTimeout))
 	p.line("startup_timeout = %s", duration(s.StartupTimeout))
-	p.line("log = %s", quote(string(s.Log)))
+	p.line("log = %s", tomltext.String(string(s.Log)))
 	p.line("instances = %d", s.Instances)
 	if h := s.Healthcheck; h != nil {
 		p.line("")
-		p.line("[services.%s.healthcheck]", key(name))
+		p.line("[services.%s.healthcheck]", tomltext.Key(name))
 		switch {
 		case len(h.Command) > 0:
-			p.line("command = %s", list(h.Command))
+			p.line("command = %s", tomltext.Strings(h.Command))
 		case h.HTTP != "":
-			p.line("http = %s", quote(h.HTTP))
+			p.line("http = %s", tomltext.String(h.HTTP))
 		default:
-			p.line("tcp = %s", quote(h.TCP))
+			p.line("tcp = %s", tomltext.String(h.TCP))
 		}
 		p.line("interval = %s", duration(h.Interval))
 		p.line("timeout = %s", duration(h.Timeout))
 		p.line("retries = %d", h.Retries)
 		p.line("start_period = %s", duration(h.StartPeriod))
-		p.line("on_unhealthy = %s", quote(string(h.OnUnhealthy)))
+		p.line("on_unhealthy = %s", tomltext.String(string(h.OnUnhealthy)))
 	}
 }
 
-func duration(d time.Duration) string { return quote(d.String()) }
+func duration(d time.Duration) string { return tomltext.String(d.String()) }
 
 // signal prints a signal by name, or by number when it has none.
 func signal(sig unix.Signal) string {
 	if name := SignalName(sig); strings.HasPrefix(name, "SIG") {
-		return quote(name)
+		return tomltext.String(name)
 	}
 	return strconv.Itoa(int(sig))
-}
-
-func list(items []string) string {
-	quoted := make([]string, len(items))
-	for i, s := range items {
-		quoted[i] = quote(s)
-	}
-	return "[" + strings.Join(quoted, ", ") + "]"
-}
-
-// key prints a TOML key, bare when it can be.
-func key(k string) string {
-	if k != "" && strings.Trim(k, bareKeyChars) == "" {
-		return k
-	}
-	return quote(k)
-}
-
-// quote prints a TOML basic string. (strconv.Quote would not do: TOML has no \x escapes.)
-func quote(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\u%04X`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }
 
 // dependencyTables maps the dependencies of a copy back to the tables they were written as:

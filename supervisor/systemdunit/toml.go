@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strconv"
 	"strings"
+
+	"watchdog/supervisor/config/tomltext"
 )
 
 // WriteTOML prints translations as [services.NAME] tables of watchdog.toml. Above each
@@ -57,12 +58,6 @@ const itemsPerLine = 16
 // tomlValue prints a Setting value in TOML.
 func tomlValue(v any) string {
 	switch v := v.(type) {
-	case string:
-		return tomlString(v)
-	case int64:
-		return strconv.FormatInt(v, 10)
-	case bool:
-		return strconv.FormatBool(v)
 	case []any:
 		items := make([]string, len(v))
 		for i, item := range v {
@@ -81,28 +76,5 @@ func tomlValue(v any) string {
 		b.WriteString("]")
 		return b.String()
 	}
-	panic(fmt.Sprintf("systemdunit: no TOML form for %T", v))
-}
-
-// tomlString prints a TOML basic string; TOML knows \uXXXX but not Go's \x escapes.
-func tomlString(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\u%04X`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
+	return tomltext.Value(v)
 }
