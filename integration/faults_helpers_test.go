@@ -308,6 +308,18 @@ func askStatus(socket string, timeout time.Duration) ([]statusService, time.Dura
 	return resp.Services, took, nil
 }
 
+// freeAddress returns a 127.0.0.1 address whose port was free a moment ago, for
+// metrics_address, which takes no port 0.
+func freeAddress(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
 // metricsAddress waits until watchdog serves /metrics and returns its address.
 func metricsAddress(w *watchdogRun) string {
 	w.t.Helper()
