@@ -204,8 +204,12 @@ func writeHelp(w io.Writer, command string) error {
 	}
 	if command == "" {
 		b.WriteString("\ncommands:\n")
+		width := 0
 		for _, c := range commandDocs[1:] {
-			fmt.Fprintf(&b, "  %-17s %s\n", c.name, c.summary)
+			width = max(width, len(c.name))
+		}
+		for _, c := range commandDocs[1:] {
+			fmt.Fprintf(&b, "  %-*s  %s\n", width, c.name, c.summary)
 		}
 		b.WriteString("\nwatchdog help COMMAND, or watchdog COMMAND --help, shows a command's usage and flags.\n")
 	}
