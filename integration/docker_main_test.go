@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -53,6 +54,7 @@ var tiniCmd = []string{"/fixture", "grandchild-signals"}
 var dockerConfigs = map[string]string{
 	"stop":       dockerStopConfig,
 	"escalation": dockerEscalationConfig,
+	"budget":     dockerBudgetConfig,
 	"operator":   dockerOperatorConfig,
 	"critical":   dockerCriticalConfig,
 }
@@ -62,9 +64,13 @@ func configEnv(name string) string {
 	return "--env=WATCHDOG_CONFIG=/configs/" + name + ".toml"
 }
 
-// TestDocker builds the images once, then runs each scenario as a parallel subtest; the
-// images are removed when the last one ends. (More scenarios at once than -parallel allows
-// only slow the engine down: it serialises much of the work of starting a container.)
+// dockerScenariosAtOnce is how many scenarios run at the same time. They wait on the engine,
+// not on the CPUs that -parallel counts; past a few at once the engine, which serialises much
+// of the work of starting and removing a container, only gets slower.
+const dockerScenariosAtOnce = 4
+
+// TestDocker builds the images once, then runs the scenarios as subtests, dockerScenariosAtOnce
+// at a time; the images are removed when the last one ends.
 func TestDocker(t *testing.T) {
 	requireDocker(t)
 	images := buildDockerImages(t)
@@ -75,19 +81,25 @@ func TestDocker(t *testing.T) {
 		{"Image", testDockerImage},
 		{"StopIsStagedInReverseDependencyOrder", testDockerStop},
 		{"StopKillsServiceIgnoringTermBeforeDockerDoes", testDockerStopEscalation},
+		{"StopEndsWithinBudgetBeforeDockerKills", testDockerStopBudget},
 		{"StatusSignalsAndHealthcheck", testDockerOperator},
+		{"NonRootWithWritableRun", testDockerNonRootWithWritableRun},
 		{"CriticalFailureEndsContainerWithItsCode", testDockerCriticalFailure},
 		{"TiniExitCodes", testDockerTiniExitCodes},
 		{"TiniForwardsSignals", testDockerTiniSignals},
 		{"TiniReapsZombies", testDockerTiniReapsZombies},
 		{"TiniCtrlCOnTerminal", testDockerTiniCtrlC},
 	}
+	slots := make(chan struct{}, dockerScenariosAtOnce)
+	var wg sync.WaitGroup
 	for _, s := range scenarios {
-		t.Run(s.name, func(t *testing.T) {
-			t.Parallel()
-			s.run(t, images)
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			t.Run(s.name, func(t *testing.T) { s.run(t, images) })
 		})
 	}
+	wg.Wait()
 }
 
 // requireDocker skips the test when no Docker engine answers.

@@ -114,3 +114,17 @@ func statusLines(t *testing.T, res dockerResult) map[string]string {
 	}
 	return lines
 }
+
+// As a user other than root, watchdog cannot create /run in a scratch image; with a writable
+// /run mounted, as the README says, its control socket and so the HEALTHCHECK work.
+func testDockerNonRootWithWritableRun(t *testing.T, images dockerImages) {
+	c := runContainer(t, "--user=1000:1000", "--tmpfs=/run", "--health-interval=1s", images.tini, "/fixture", "sleep")
+	c.waitStderr("main ready")
+	c.waitEvent("control_listening", "path", "/run/watchdog.sock")
+	c.waitHealth("healthy", dockerEventTimeout)
+	res := c.exec("/watchdog", "status")
+	if lines := statusLines(t, res); res.code != 0 || !strings.HasPrefix(lines["main"], "UP (pid ") {
+		t.Errorf("docker exec /watchdog status: %v, want exit 0 with main up", res)
+	}
+	c.checkLogsAreJSON(true)
+}

@@ -58,8 +58,8 @@ func testDockerTiniSignals(t *testing.T, images dockerImages) {
 	shutdown := c.shutdownTime()
 	t.Logf("docker stop (SIGTERM forwarded to the command) took %v; from SIGTERM to the container's exit %v",
 		took.Round(time.Millisecond), shutdown.Round(time.Millisecond))
-	if shutdown >= wellBehavedStopLimit || took >= dockerStopTimeout {
-		t.Errorf("from SIGTERM to exit %v, docker stop %v; want < %v: the command exits at once on SIGTERM", shutdown, took, wellBehavedStopLimit)
+	if shutdown >= wellBehavedStopLimit {
+		t.Errorf("from SIGTERM to exit %v, want < %v: the command exits at once on SIGTERM", shutdown, wellBehavedStopLimit)
 	}
 	c.waitEvent("exited", "service", "main", "exit_code", 0)
 	c.checkLogsAreJSON(true)
@@ -159,6 +159,6 @@ func testDockerTiniCtrlC(t *testing.T, images dockerImages) {
 	if !onScreen(reportedSignal("main", unix.SIGINT)) {
 		t.Errorf("the command did not report SIGINT on the terminal")
 	}
-	var c = container{t: t, name: name}
+	c := &container{t: t, name: name}
 	c.checkStopped(128 + int(unix.SIGINT))
 }
