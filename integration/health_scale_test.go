@@ -98,9 +98,11 @@ timeout = "5s"
 		t.Errorf("%d unhealthy events, want none: %v", n, w.events("unhealthy")[0].fields)
 	}
 
-	// TCP probes: one connection per interval, never sooner, and none starved: in the steady
-	// phase no gap much longer than an interval. (A connection is accepted within its probe,
-	// and the next probe starts an interval after the previous one ended.)
+	// TCP probes: one connection per interval, and none starved: in the steady phase no gap
+	// much longer than an interval. The next probe starts an interval after the previous one
+	// ended, but the kernel's handshake times (jiffies, read when this test gets to accept)
+	// are tens of milliseconds off on a busy machine: the lower bound only rules out a second
+	// probe within the interval. The command probes below time themselves.
 	for i, l := range listeners {
 		name := fmt.Sprintf("s%03d", i+commandProbes)
 		accepted := l.times()
@@ -110,8 +112,8 @@ timeout = "5s"
 		}
 		for j := 1; j < len(accepted); j++ {
 			gap := accepted[j].Sub(accepted[j-1])
-			if gap < interval-20*time.Millisecond { // TCP_INFO counts whole milliseconds of jiffies
-				t.Errorf("%s: probes %d and %d %v apart, want at least the interval %v", name, j, j+1, gap, interval)
+			if gap < interval*3/4 {
+				t.Errorf("%s: probes %d and %d %v apart, want about the interval %v", name, j, j+1, gap, interval)
 			}
 			if accepted[j-1].After(steadyFrom) && accepted[j].Before(steadyUntil) && gap > 3*interval {
 				t.Errorf("%s: probes %d and %d %v apart while all were healthy, want about %v", name, j, j+1, gap, interval)
