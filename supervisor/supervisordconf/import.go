@@ -12,13 +12,13 @@
 //	autorestart true|false      restart "always" | "no"
 //	autorestart unexpected      restart "on-failure" ("always" when exitcodes is empty)
 //	exitcodes                   success_exit_codes
-//	startsecs, startretries     max_restarts, restart_window, restart_delay, restart_max_delay (restartLimit)
+//	startsecs, startretries     max_restarts, restart_window, restart_delay, restart_max_delay (policy.settings)
 //	stopsignal                  stop_signal
 //	stopwaitsecs                stop_grace_period
 //	stopasgroup, killasgroup    always true in watchdog: noted when written false
 //	priority ([group:x]'s)      depends_on on the nearest lower priority (dependencies)
 //	numprocs                    instances, or a service per process when they differ
-//	stdout_logfile, ...         log "inherit" (/dev/stdout, /dev/stderr) or "json" (logMode)
+//	stdout_logfile, ...         log "inherit" (/dev/stdout, /dev/stderr) or "json" (logSettings)
 //	autostart=false             the table written commented out
 //
 // %(ENV_X)s, %(here)s, %(program_name)s, %(group_name)s, %(process_num)s, %(numprocs)s
@@ -152,7 +152,7 @@ func Import(path string, host Host) (*Translation, error) {
 		}
 	}
 	t.otherSections()
-	services := startOrder(programs, groups)
+	services := startOrder(programs)
 	t.checkNames(services)
 	if len(t.errs) > 0 {
 		slices.SortStableFunc(t.errs, func(a, b *Error) int {
@@ -194,9 +194,8 @@ type translator struct {
 	globalEnv []variable
 	// globalUser is the user of [supervisord] that is not root, which runs every program
 	// without a user of its own; "" when none.
-	globalUser     string
-	globalUserFrom *option
-	errs           Errors
+	globalUser string
+	errs       Errors
 }
 
 func (t *translator) errorf(file string, line int, format string, args ...any) {

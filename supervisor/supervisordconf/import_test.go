@@ -2,9 +2,11 @@ package supervisordconf_test
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,6 +34,22 @@ func importTOML(t *testing.T, path string) (*supervisordconf.Translation, []byte
 	return tr, out.Bytes()
 }
 
+// parseAsRoot is config.Parse as watchdog running as root sees a config: a user = other
+// than watchdog's own needs root, which the tests may not have.
+func parseAsRoot(path string, data []byte) error {
+	_, err := config.Parse(path, data)
+	if errs, ok := errors.AsType[config.Errors](err); ok && os.Geteuid() != 0 {
+		errs = slices.DeleteFunc(errs, func(e *config.Error) bool {
+			return strings.HasSuffix(e.Key, ".user") && strings.Contains(e.Msg, "needs watchdog to run as root")
+		})
+		if len(errs) == 0 {
+			return nil
+		}
+		return errs
+	}
+	return err
+}
+
 // TestGolden imports each testdata/NAME.conf and compares the TOML with testdata/NAME.toml,
 // in which the absolute path of testdata, which %(here)s gives, is written <testdata>.
 // config.Parse must accept every import as it is.
@@ -48,7 +66,7 @@ func TestGolden(t *testing.T) {
 		golden := strings.TrimSuffix(conf, ".conf") + ".toml"
 		t.Run(filepath.Base(golden), func(t *testing.T) {
 			_, got := importTOML(t, conf)
-			if _, err := config.Parse(golden, got); err != nil {
+			if err := parseAsRoot(golden, got); err != nil {
 				t.Errorf("config.Parse rejects the import:\n%v\n%s", err, got)
 			}
 			got = bytes.ReplaceAll(got, []byte(abs), []byte("<testdata>"))

@@ -3,13 +3,14 @@ package supervisordconf
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 )
 
 // startOrder lists the services in the order supervisord starts its process groups: by
 // priority, then name, a [group:x] at its own priority with its programs in the order it
 // names them, every other program as a group of its own.
-func startOrder(programs []*program, byProgram map[string]*group) []*Service {
+func startOrder(programs []*program) []*Service {
 	type unit struct {
 		name     string
 		priority int
@@ -68,13 +69,7 @@ func dependencies(programs []*program) {
 			levels[p.level()] = append(levels[p.level()], p)
 		}
 	}
-	priorities := slices.Sorted(func(yield func(int) bool) {
-		for l := range levels {
-			if !yield(l) {
-				return
-			}
-		}
-	})
+	priorities := slices.Sorted(maps.Keys(levels))
 	for _, p := range programs {
 		i, _ := slices.BinarySearch(priorities, p.level())
 		if i == 0 {

@@ -72,7 +72,7 @@ func (t *translator) program(s *section, name string, g *group) *program {
 	p := &program{name: name, group: g}
 	p.priority, p.priorityFrom = r.integer("priority", 999)
 	if g != nil && p.priorityFrom != nil {
-		r.note(p.priorityFrom, "in [group:%s], the group's priority (%d) orders the program; its own orders only the signals of a stop, at once", g.name, g.priority)
+		r.note(p.priorityFrom, "in [group:%s] the group's priority (%d) orders the program; its own orders only the programs of the group, which start and stop together", g.name, g.priority)
 	}
 	autostart, autostartFrom := r.boolean("autostart", true)
 	if !autostart {
@@ -116,7 +116,7 @@ func (t *translator) program(s *section, name string, g *group) *program {
 	for num := firstNum; num < firstNum+numprocs && !r.failed; num++ {
 		r.names = maps.Clone(r.names)
 		r.names["process_num"], r.names["numprocs"] = num, numprocs
-		procs = append(procs, r.process(procName, shared, redirect, redirectFrom))
+		procs = append(procs, r.process(procName, procNameFrom, shared, redirect, redirectFrom))
 	}
 	if r.failed {
 		return nil
@@ -146,10 +146,12 @@ func (t *translator) program(s *section, name string, g *group) *program {
 			p.services = append(p.services, &svc)
 		}
 	}
-	if svc := p.services[0]; svc.Name == config.MainService {
-		r.notes = append(r.notes, Note{s.file, s.line, "[" + s.name + "]",
-			fmt.Sprintf("watchdog keeps the name %q for the command after --: the service is %s-program", config.MainService, config.MainService)})
-		svc.Name += "-program"
+	for _, svc := range p.services {
+		if svc.Name == config.MainService {
+			svc.Name += "-program"
+			r.notes = append(r.notes, Note{s.file, s.line, "[" + s.name + "]",
+				fmt.Sprintf("watchdog keeps the name %q for the command after --: the service is %s", config.MainService, svc.Name)})
+		}
 	}
 	for _, svc := range p.services {
 		svc.Notes = r.notes
@@ -160,7 +162,7 @@ func (t *translator) program(s *section, name string, g *group) *program {
 
 // process translates what differs between the processes of a program: its command,
 // directory, environment and output, read with the names of one process_num.
-func (r *reader) process(procName string, shared []Setting, redirect bool, redirectFrom *option) process {
+func (r *reader) process(procName string, procNameFrom *option, shared []Setting, redirect bool, redirectFrom *option) process {
 	settings := slices.Clone(shared)
 	vars := r.environment()
 	for _, v := range vars {
@@ -188,9 +190,8 @@ func (r *reader) process(procName string, shared []Setting, redirect bool, redir
 		settings = append(settings, Setting{Key: "environment." + v.name, Value: v.value})
 	}
 	name, err := expand(procName, r.names)
-	if err != nil {
-		o, _ := r.t.doc.lookup(r.s, "process_name")
-		r.errorf(o, "%v", err)
+	if err != nil { // only a written process_name can fail
+		r.errorf(procNameFrom, "%v", err)
 	}
 	return process{name: name.text, settings: settings}
 }
@@ -215,16 +216,16 @@ func (r *reader) environment() []variable {
 	return vars
 }
 
-// mergeEnvironment is [supervisord] environment with the program's on top, as supervisord
-// sets it: the global variables first, then the program's own, each once.
+// mergeEnvironment is [supervisord] environment with the program's on top, in the order
+// supervisord's dict keeps them: a program's value replaces a global one in its place.
 func mergeEnvironment(global, own []variable) []variable {
 	out := slices.Clone(global)
 	for _, v := range own {
-		i := slices.IndexFunc(out, func(g variable) bool { return g.name == v.name })
-		if i >= 0 {
-			out = slices.Delete(out, i, i+1)
+		if i := slices.IndexFunc(out, func(g variable) bool { return g.name == v.name }); i >= 0 {
+			out[i] = v
+		} else {
+			out = append(out, v)
 		}
-		out = append(out, v)
 	}
 	return out
 }

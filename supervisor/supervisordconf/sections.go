@@ -108,7 +108,7 @@ func (t *translator) groups() map[string]*group {
 				byProgram["program:"+p] = g
 			}
 		}
-		what := fmt.Sprintf("watchdog has no groups: %s are services of their own", strings.Join(g.programs, ", "))
+		what := fmt.Sprintf("watchdog has no groups: its programs (%s) are services of their own", strings.Join(g.programs, ", "))
 		if g.priorityFrom != nil {
 			what += fmt.Sprintf(", ordered by the group's priority %d", g.priority)
 		}
@@ -123,25 +123,28 @@ func (t *translator) groups() map[string]*group {
 	return byProgram
 }
 
-// sectionReasons say why a whole section has no watchdog counterpart, by the section
-// name or its prefix before ':'.
+// sectionReasons say why a whole section has no watchdog counterpart, by its name, or by
+// the prefix up to ':' of a kind of section that takes a name.
 var sectionReasons = map[string]string{
 	"unix_http_server": "supervisorctl's server: watchdog has a control socket of its own ([watchdog] control_socket) for watchdog status, start, stop and restart",
 	"inet_http_server": "supervisorctl's and the web interface's server: watchdog has a control socket of its own ([watchdog] control_socket), and [watchdog] metrics_address serves /metrics",
 	"supervisorctl":    "supervisorctl's settings: watchdog's client is watchdog status, start, stop and restart",
-	"rpcinterface":     "an XML-RPC interface: watchdog has none",
-	"ctlplugin":        "a supervisorctl plugin: watchdog has none",
-	"eventlistener":    "watchdog has no event listeners: its events are JSON lines on its stdout and counters on /metrics",
-	"fcgi-program":     "watchdog opens no sockets for its services: run the FastCGI program with a socket of its own",
+	"rpcinterface:":    "an XML-RPC interface: watchdog has none",
+	"ctlplugin:":       "a supervisorctl plugin: watchdog has none",
+	"eventlistener:":   "watchdog has no event listeners: its events are JSON lines on its stdout and counters on /metrics",
+	"fcgi-program:":    "watchdog opens no sockets for its services: run the FastCGI program with a socket of its own",
 }
 
 // otherSections notes every section that is neither a program, a group nor
 // [supervisord], and what of [include] is not followed.
 func (t *translator) otherSections() {
 	for _, s := range t.doc.sections {
-		kind, _, _ := strings.Cut(s.name, ":")
+		kind, _, named := strings.Cut(s.name, ":")
+		if named {
+			kind += ":"
+		}
 		switch kind {
-		case "program", "group", "supervisord":
+		case "program:", "group:", "supervisord":
 		case "include":
 			r := &reader{t: t, s: s}
 			for _, o := range s.options {
