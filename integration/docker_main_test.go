@@ -83,7 +83,7 @@ func TestDocker(t *testing.T) {
 		{"StopKillsServiceIgnoringTermBeforeDockerDoes", testDockerStopEscalation},
 		{"StopEndsWithinBudgetBeforeDockerKills", testDockerStopBudget},
 		{"StatusSignalsAndHealthcheck", testDockerOperator},
-		{"NonRootWithWritableRun", testDockerNonRootWithWritableRun},
+		{"NonRootReadOnlyWithWritableRun", testDockerNonRootReadOnlyWithWritableRun},
 		{"CriticalFailureEndsContainerWithItsCode", testDockerCriticalFailure},
 		{"TiniExitCodes", testDockerTiniExitCodes},
 		{"TiniForwardsSignals", testDockerTiniSignals},

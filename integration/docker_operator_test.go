@@ -115,10 +115,11 @@ func statusLines(t *testing.T, res dockerResult) map[string]string {
 	return lines
 }
 
-// As a user other than root, watchdog cannot create /run in a scratch image; with a writable
-// /run mounted, as the README says, its control socket and so the HEALTHCHECK work.
-func testDockerNonRootWithWritableRun(t *testing.T, images dockerImages) {
-	c := runContainer(t, "--user=1000:1000", "--tmpfs=/run", "--health-interval=1s", images.tini, "/fixture", "sleep")
+// As a user other than root, or on a read-only root filesystem, watchdog cannot create /run in
+// a scratch image; with a writable /run mounted, as the README says, its control socket and so
+// the HEALTHCHECK work.
+func testDockerNonRootReadOnlyWithWritableRun(t *testing.T, images dockerImages) {
+	c := runContainer(t, "--user=1000:1000", "--read-only", "--tmpfs=/run", "--health-interval=1s", images.tini, "/fixture", "sleep")
 	c.waitStderr("main ready")
 	c.waitEvent("control_listening", "path", "/run/watchdog.sock")
 	c.waitHealth("healthy", dockerEventTimeout)
