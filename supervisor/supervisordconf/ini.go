@@ -122,7 +122,7 @@ func (d *document) read(file string, data []byte) Errors {
 			continue
 		}
 		lineIndent := strings.IndexFunc(line, func(r rune) bool { return !unicode.IsSpace(r) })
-		if cur != nil && opt != nil && lineIndent > indent {
+		if opt != nil && lineIndent > indent {
 			opt.lines = append(opt.lines, value)
 			continue
 		}

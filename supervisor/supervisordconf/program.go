@@ -209,12 +209,33 @@ func (r *reader) environment() []variable {
 		return nil
 	}
 	r.t.hostNote(&r.notes, o, x)
+	unset := x.unset
+	if len(unset) > 0 {
+		// An %(ENV_X)s left as written is not a word of KEY=VALUE,...; its value most
+		// likely is one. It is read as a word, then written back.
+		names := maps.Clone(r.names)
+		for i, name := range unset {
+			names[name] = unsetWord(i)
+		}
+		if x, err = expand(o.value, names); err != nil {
+			r.errorf(o, "%v", err)
+			return nil
+		}
+	}
 	vars, err := parseEnvironment(x.text)
 	if err != nil {
 		r.errorf(o, "%v", err)
 	}
+	for i := range vars {
+		for j, name := range unset {
+			vars[i].value = strings.ReplaceAll(vars[i].value, unsetWord(j), "%("+name+")s")
+		}
+	}
 	return vars
 }
+
+// unsetWord stands for the i-th unset %(ENV_X)s of a value while it is split into words.
+func unsetWord(i int) string { return fmt.Sprintf("watchdogUnsetVariable%dx", i) }
 
 // mergeEnvironment is [supervisord] environment with the program's on top, in the order
 // supervisord's dict keeps them: a program's value replaces a global one in its place.
