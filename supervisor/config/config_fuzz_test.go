@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -57,32 +59,68 @@ func FuzzParse(f *testing.F) {
 			if cfg != nil {
 				t.Errorf("Parse rejected the file (%v) but returned a config", err)
 			}
-			checkErrors(t, data, err)
+			checkErrors(t, fuzzFile, data, err)
 			return
 		}
 		if cfg.Path != fuzzFile {
 			t.Errorf("Config.Path = %q, want %q", cfg.Path, fuzzFile)
 		}
 		checkAccepted(t, cfg)
-		var plan bytes.Buffer
-		if err := cfg.WritePlan(&plan); err != nil {
-			t.Fatalf("WritePlan: %v", err)
+		checkPlan(t, cfg)
+	})
+}
+
+// checkPlan checks that the plan of an accepted config parses back to the same Config.
+func checkPlan(t *testing.T, cfg *Config) {
+	t.Helper()
+	var plan bytes.Buffer
+	if err := cfg.WritePlan(&plan); err != nil {
+		t.Fatalf("WritePlan: %v", err)
+	}
+	var again *Config
+	var err error
+	withDeadline(t, "Parse of the plan", func() { again, err = Parse(cfg.Path, plan.Bytes()) })
+	if err != nil {
+		t.Fatalf("the plan of an accepted config does not parse:\n%v\n--- plan\n%s", err, plan.String())
+	}
+	if !reflect.DeepEqual(again, cfg) {
+		t.Fatalf("the plan parses to another config\n--- plan\n%s\n--- config\n%s\n--- parsed back\n%s",
+			plan.String(), dumpConfig(cfg), dumpConfig(again))
+	}
+}
+
+// FuzzParseUnit fuzzes a service table that takes its settings from a systemd unit (unit =),
+// with both the unit and the rest of the table fuzzed: the unit's settings merged under the
+// table's, the steps before its main command added as services, the errors in them pinned to
+// the unit's file and line. The same properties as FuzzParse hold. The unit is u.service
+// beside the config; units with an EnvironmentFile= are skipped, since reading an arbitrary
+// path can block for ever (see the systemdunit package's TestEnvironmentFileThatNeverEnds).
+func FuzzParseUnit(f *testing.F) {
+	dir := f.TempDir()
+	path := filepath.Join(dir, "w.toml")
+	f.Fuzz(func(t *testing.T, unit []byte, table string) {
+		if bytes.Contains(unit, []byte("EnvironmentFile")) {
+			t.Skip("EnvironmentFile= may name any file")
 		}
-		var again *Config
-		withDeadline(t, "Parse of the plan", func() { again, err = Parse(fuzzFile, plan.Bytes()) })
+		if err := os.WriteFile(filepath.Join(dir, "u.service"), unit, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		data := []byte("[services.u]\nunit = \"u.service\"\n" + table)
+		var cfg *Config
+		var err error
+		withDeadline(t, "Parse", func() { cfg, err = Parse(path, data) })
 		if err != nil {
-			t.Fatalf("the plan of an accepted config does not parse:\n%v\n--- plan\n%s", err, plan.String())
+			checkErrors(t, path, data, err)
+			return
 		}
-		if !reflect.DeepEqual(again, cfg) {
-			t.Fatalf("the plan parses to another config\n--- plan\n%s\n--- config\n%s\n--- parsed back\n%s",
-				plan.String(), dumpConfig(cfg), dumpConfig(again))
-		}
+		checkAccepted(t, cfg)
+		checkPlan(t, cfg)
 	})
 }
 
 // checkErrors checks a rejection: Errors, each with its file, a line inside that file when it
 // is the config's own, a message, and Error() starting with the file name.
-func checkErrors(t *testing.T, data []byte, err error) {
+func checkErrors(t *testing.T, file string, data []byte, err error) {
 	t.Helper()
 	errs, ok := errors.AsType[Errors](err)
 	if !ok {
@@ -100,15 +138,15 @@ func checkErrors(t *testing.T, data []byte, err error) {
 			continue
 		case e.File == "":
 			t.Errorf("error %d names no file: %q", i, e.Error())
-		case e.File != fuzzFile && !usesUnit:
-			t.Errorf("error %d names file %q, want %q: %q", i, e.File, fuzzFile, e.Error())
+		case e.File != file && !usesUnit:
+			t.Errorf("error %d names file %q, want %q: %q", i, e.File, file, e.Error())
 		case !strings.HasPrefix(e.Error(), e.File+":"):
 			t.Errorf("error %d does not start with its file: %q", i, e.Error())
 		}
 		if e.Msg == "" {
 			t.Errorf("error %d has no message: %q", i, e.Error())
 		}
-		if e.Line < 0 || e.File == fuzzFile && e.Line > lines {
+		if e.Line < 0 || e.File == file && e.Line > lines {
 			t.Errorf("error %d is on line %d of a file of %d lines: %q", i, e.Line, lines, e.Error())
 		}
 	}
