@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+const (
+	scaleServices = 1000
+	statusRuns    = 10
+	scaleCutoff   = 30 * time.Second // for the shutdown
+)
+
+// scaleResult is one peer running 1,000 services.
+type scaleResult struct {
+	up       float64 // ns from launch until every service reported "up"
+	started  float64 // watchdog: ns from launch until its last "started" event (ms resolution)
+	status   sample  // ns per status command covering every service
+	shutdown float64
+	killed   bool
+}
+
+func measureScale(b *bench) *section {
+	s := &section{title: fmt.Sprintf("%d services", scaleServices),
+		method: fmt.Sprintf("%d sleeping helper services. Up: from the launch of `unshare` until every service "+
+			"reported \"up\" (for watchdog also its last `started` event, whose timestamps have millisecond "+
+			"resolution). Status: the one command that reports every service, run %d times from outside the "+
+			"namespace (`watchdog status` over its control socket; runit's `sv status` on every service "+
+			"directory). Shutdown: SIGTERM to PID 1 until the namespace is empty (killed at %s).",
+			scaleServices, statusRuns, scaleCutoff)}
+	peers := []peer{watchdogConfig, s6, runit}
+	results := make([]*scaleResult, len(peers))
+	for i, p := range peers {
+		r, err := b.scaleOnce(p)
+		if err != nil {
+			s.fail("%s: %v", p.name, err)
+			continue
+		}
+		results[i] = r
+	}
+	t := table{header: []string{"init", "all up", "last started event", "status median", "status min – max",
+		"shutdown", "up × s6", "shutdown × s6"}}
+	for i, p := range peers {
+		r := results[i]
+		if r == nil {
+			t.add(p.name, "–", "–", "–", "–", "–", "–", "–")
+			continue
+		}
+		shutdown := dur(r.shutdown)
+		if r.killed {
+			shutdown = fmt.Sprintf("never (killed at %s)", scaleCutoff)
+		}
+		ref := results[peerIndex(peers, s6)]
+		refUp, refShutdown := math.NaN(), math.NaN()
+		if ref != nil {
+			refUp, refShutdown = ref.up, ref.shutdown
+		}
+		t.add(p.name, dur(r.up), dur(r.started), dur(r.status.median()), durRange(r.status), shutdown,
+			ratio(r.up, refUp), ratio(r.shutdown, refShutdown))
+	}
+	s.tables = append(s.tables, t)
+	s.note("supervisord is left out: with 100 services its start and shutdown already take seconds (see shutdown). " +
+		"s6 has no command that reports every service at once (s6-svstat reads one service directory).")
+	wd := results[0]
+	if wd == nil {
+		s.unjudged("1,000 services: up within 2 s, status within 50 ms, shutdown within 1 s", "watchdog did not run")
+		return s
+	}
+	s.judge("1,000 services up within 2 s", dur(wd.up), wd.up <= 2e9)
+	if len(wd.status) == 0 {
+		s.unjudged("status within 50 ms", "watchdog status failed")
+	} else {
+		s.judge("status within 50 ms", dur(wd.status.median()), wd.status.median() <= 50e6)
+	}
+	s.judge("shutdown within 1 s", dur(wd.shutdown), !wd.killed && wd.shutdown <= 1e9)
+	return s
+}
+
+func (b *bench) scaleOnce(p peer) (*scaleResult, error) {
+	launched := time.Now()
+	in, err := b.launch(p, services(scaleServices, service{args: []string{"sleep"}}), launchOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer in.kill()
+	up, err := in.waitReports("up", scaleServices, 2*startTimeout)
+	if err != nil {
+		return nil, err
+	}
+	r := &scaleResult{up: float64(up - in.started), started: math.NaN()}
+	var status []string
+	switch p.name {
+	case watchdogConfig.name:
+		r.started = lastStarted(in, launched)
+		status = []string{b.watchdog, "status", "--socket", filepath.Join(in.dir, "watchdog.sock")}
+	case runit.name:
+		dirs, _ := filepath.Glob(filepath.Join(in.dir, "sv", "*"))
+		status = append([]string{"sv", "status"}, dirs...)
+	}
+	if status != nil {
+		for range statusRuns {
+			start := monotonic()
+			out, err := exec.Command(status[0], status[1:]...).CombinedOutput()
+			took := monotonic() - start
+			// watchdog status exits 3 when a service is not as wanted; the lines are what counts.
+			if lines := strings.Count(string(out), "\n"); lines < scaleServices {
+				return nil, fmt.Errorf("%s status: %v, %d lines: %.300s", p.name, err, lines, out)
+			}
+			r.status = append(r.status, float64(took))
+		}
+	}
+	took, ok := in.stop(scaleCutoff)
+	r.shutdown, r.killed = float64(took), !ok
+	return r, nil
+}
+
+// lastStarted is the time from launched to watchdog's last "started" event, from its log.
+func lastStarted(in *instance, launched time.Time) float64 {
+	f, err := os.Open(filepath.Join(in.dir, "output.log"))
+	if err != nil {
+		return math.NaN()
+	}
+	defer f.Close()
+	var last time.Time
+	lines := bufio.NewScanner(f)
+	lines.Buffer(make([]byte, 64<<10), 1<<20)
+	for lines.Scan() {
+		var event struct {
+			TS  string `json:"ts"`
+			Msg string `json:"msg"`
+		}
+		if json.Unmarshal(lines.Bytes(), &event) != nil || event.Msg != "started" {
+			continue
+		}
+		if at, err := time.Parse(time.RFC3339Nano, event.TS); err == nil && at.After(last) {
+			last = at
+		}
+	}
+	if last.IsZero() {
+		return math.NaN()
+	}
+	return float64(last.Sub(launched))
+}
