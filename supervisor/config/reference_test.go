@@ -6,6 +6,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -68,11 +69,23 @@ func TestReferenceTables(t *testing.T) {
 	}
 }
 
-// keyCandidates returns every string literal in the package's code that could be a bare
-// key: the decoder reads each key by a literal name, so its keys are among these.
+// keyCandidates returns every string literal in the code of the package, and of the
+// packages below it, that could be a bare key: the decoder reads each key by a literal
+// name, so its keys are among these.
 func keyCandidates(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob("*.go")
+	var files []string
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && d.Name() == "testdata":
+			return filepath.SkipDir
+		case !d.IsDir() && strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go"):
+			files = append(files, path)
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,9 +93,6 @@ func keyCandidates(t *testing.T) []string {
 	set := map[string]bool{}
 	fset := token.NewFileSet()
 	for _, file := range files {
-		if strings.HasSuffix(file, "_test.go") {
-			continue
-		}
 		f, err := parser.ParseFile(fset, file, nil, parser.SkipObjectResolution)
 		if err != nil {
 			t.Fatal(err)
