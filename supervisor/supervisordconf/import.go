@@ -24,7 +24,8 @@
 // %(ENV_X)s, %(here)s, %(program_name)s, %(group_name)s, %(process_num)s, %(numprocs)s
 // and %(host_node_name)s are expanded as supervisord expands them; the environment and
 // hostname are the import's, which is noted, and an %(ENV_X)s whose X is not set here
-// stays as written.
+// stays as written. The variables supervisord sets in its programs' environment
+// (SUPERVISOR_ENABLED, SUPERVISOR_PROCESS_NAME, ...) are not set: nothing answers them.
 package supervisordconf
 
 import (
