@@ -2,7 +2,6 @@ package integration
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,20 +10,11 @@ import (
 
 // Regression tests of sd_notify state that must not outlive what set it.
 
-// knownBug skips a test that reproduces a bug not fixed yet, unless WATCHDOG_TEST_KNOWN_BUGS=1:
-// whoever fixes it runs the test that way, then deletes the call.
-func knownBug(t *testing.T, bug string) {
-	t.Helper()
-	if os.Getenv("WATCHDOG_TEST_KNOWN_BUGS") != "1" {
-		t.Skip("known bug, run with WATCHDOG_TEST_KNOWN_BUGS=1:", bug)
-	}
-}
-
 // WATCHDOG_USEC=0 turns the service's watchdog off, as sd_notify(3) and systemd have it (and
 // supervisor/notify's Fields says): a service that sent it and never pings is left running,
 // while its twin that did not send it is restarted every watchdog_timeout.
 func TestHealthNotifyWatchdogUsecZeroDisablesWatchdog(t *testing.T) {
-	knownBug(t, "supervisor/readiness.go notified ignores WATCHDOG_USEC=0 and re-arms the old timeout")
+	skipKnownBug(t, "supervisor/readiness.go notified ignores WATCHDOG_USEC=0 and re-arms the old timeout")
 	t.Parallel()
 	const timeout = time.Second
 	dir := socketDir(t)
@@ -75,7 +65,7 @@ restart_delay = "100ms"
 // A new run starts without the STATUS= text of the run before: `watchdog status` shows nothing
 // until the new process says something, as systemd clears a unit's status text when it starts.
 func TestHealthNotifyStatusTextClearedOnRestart(t *testing.T) {
-	knownBug(t, "supervisor/runner.go start keeps the previous run's StatusText")
+	skipKnownBug(t, "supervisor/runner.go start keeps the previous run's StatusText")
 	t.Parallel()
 	dir := socketDir(t)
 	socket, goReady := filepath.Join(dir, "watchdog.sock"), filepath.Join(dir, "ready")
