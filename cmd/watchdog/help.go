@@ -1,6 +1,6 @@
 package main
 
-//go:generate sh -c "go run . cli-reference > ../../docs/cli.md && go run . config-reference > ../../docs/config.md"
+//go:generate sh -c "go build -o /dev/null . && go run . cli-reference > ../../docs/cli.md && go run . config-reference > ../../docs/config.md"
 
 import (
 	"bytes"

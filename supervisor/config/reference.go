@@ -29,8 +29,8 @@ var Tables = []struct{ Name, Header, Meaning string }{
 	{"watchdog", "[watchdog]",
 		"Settings of watchdog itself. The table is optional; a file with only this table is valid beside `watchdog --config FILE -- CMD`."},
 	{"services.NAME", "[services.NAME]",
-		"One table per service; NAME is made of letters, digits, `_` and `-` (`main` is the command after `--`). " +
-			"A service can also be written as the dotted keys of one table, but every key below is read the same way."},
+		"One table per service, in any order: `depends_on` decides the start order. NAME is made of letters, digits, " +
+			"`_` and `-`; `main` is kept for the command after `--`."},
 	{"services.NAME.healthcheck", "[services.NAME.healthcheck]",
 		"How watchdog probes a service: exactly one of `command`, `http` and `tcp`. A service with a healthcheck is " +
 			"ready once a probe passes; its dependents start only then, and `watchdog health`, `/healthz` and `/readyz` wait for it."},
@@ -102,8 +102,9 @@ var Reference = []KeyDoc{
 	{
 		Table: "services.NAME", Key: "user", Type: "string", Default: `""`,
 		Meaning: "Run as this user, as `docker run --user` reads it: `\"name\"`, `\"uid\"`, `\"name:group\"` or `\"uid:gid\"`. " +
-			"A user gets its primary group and the groups that list it in /etc/group; a uid with no passwd entry runs with gid 0. " +
-			"Needs watchdog to run as root. `\"\"` runs the service as watchdog's own user.",
+			"A user gets its primary group and the groups that list it in /etc/group, and `HOME`, `USER` and `LOGNAME` from its " +
+			"passwd entry; a uid with no passwd entry runs with gid 0. Needs watchdog to run as root. `\"\"` runs the service " +
+			"as watchdog's own user.",
 		Example: `user = "nobody"`,
 	},
 	{
@@ -114,8 +115,8 @@ var Reference = []KeyDoc{
 	{
 		Table: "services.NAME", Key: "environment", Type: "table of strings", Default: "{}",
 		Meaning: "Variables added to watchdog's own environment for the service, its health-check command included. " +
-			"A `PATH` set here is also where `command` is looked up. Every service gets `WATCHDOG_INSTANCE` when it has " +
-			"`instances`, and `NOTIFY_SOCKET` (and `WATCHDOG_USEC`) with `notify`.",
+			"A `PATH` set here is also where `command` is looked up. watchdog adds `WATCHDOG_INSTANCE` to the copies of a " +
+			"service with `instances`, and `NOTIFY_SOCKET` (with `watchdog_timeout`, `WATCHDOG_USEC` too) to a service with `notify`.",
 		Example: `environment = { APP_ENV = "prod", GOMAXPROCS = "2" }`,
 	},
 	{
@@ -303,7 +304,7 @@ func WriteReference(w io.Writer) error {
 		for _, k := range keys {
 			fmt.Fprintf(&b, "\n<a id=\"%s\"></a>\n### %s\n\n", anchor(k), k.Key)
 			fmt.Fprintf(&b, "Type: %s. Default: %s.\n\n%s\n\n", k.Type, defaultCell(k.Default), k.Meaning)
-			fmt.Fprintf(&b, "```toml\n[%s]\n%s\n```\n", strings.ReplaceAll(k.Table, "NAME", "web"), k.Example)
+			fmt.Fprintf(&b, "```toml\n[%s]\n%s\n```\n", strings.ReplaceAll(k.Table, "NAME", "app"), k.Example)
 		}
 	}
 	_, err := io.WriteString(w, b.String())
