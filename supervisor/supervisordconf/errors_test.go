@@ -25,6 +25,8 @@ func TestErrors(t *testing.T) {
 				`FILE:3: "just words" is not a [section] header or a key = value line`,
 				`FILE:4: "=value" is not a [section] header or a key = value line`,
 			}},
+		{"not UTF-8", "[program:a]\ncommand=/bin/echo \xff\n",
+			[]string{"FILE:2: not UTF-8 text"}},
 		{"no command", "[program:a]\nautostart=true\n",
 			[]string{"FILE:1: [program:a] has no command"}},
 		{"empty command", "[program:a]\ncommand= ''x\n",

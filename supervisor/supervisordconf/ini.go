@@ -113,6 +113,10 @@ func (d *document) read(file string, data []byte) Errors {
 	var pending []*option
 	for i, line := range strings.Split(text, "\n") {
 		lineNo := i + 1
+		if !utf8.ValidString(line) {
+			// Python stops at the first byte it cannot decode; nothing can be read after it.
+			return append(errs, &Error{File: file, Line: lineNo, Msg: "not UTF-8 text"})
+		}
 		start := commentStart(line)
 		value := strings.TrimSpace(line[:start])
 		if value == "" {

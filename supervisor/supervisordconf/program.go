@@ -97,12 +97,15 @@ func (t *translator) program(s *section, name string, g *group) *program {
 		r.errorf(numprocsFrom, "numprocs > 1 needs %%(process_num)s in process_name")
 	}
 
+	// supervisord only changes the uid and gids; watchdog sets the user's HOME, USER and
+	// LOGNAME too, which the program then sees instead of supervisord's.
+	const userEnv = "HOME, USER and LOGNAME become the user's"
 	var shared []Setting
 	switch {
 	case userFrom != nil:
-		shared = append(shared, Setting{Key: "user", Value: user})
+		shared = append(shared, Setting{Key: "user", Value: user, Why: userEnv})
 	case t.globalUser != "":
-		shared = append(shared, Setting{Key: "user", Value: t.globalUser, Why: "[supervisord] user"})
+		shared = append(shared, Setting{Key: "user", Value: t.globalUser, Why: "[supervisord] user; " + userEnv})
 	}
 	restart, lost := pol.settings()
 	for _, l := range lost {
