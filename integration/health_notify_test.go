@@ -77,7 +77,8 @@ depends_on = ["web", "notifier"]
 	if notifierReady.line < healthy.line {
 		t.Errorf("notifier ready (line %d) before its healthcheck passed (line %d)", notifierReady.line, healthy.line)
 	}
-	if sent := w.reports("notifier notified ready"); len(sent) != 1 {
+	// The fixture reports after it sent: the report may come after the event.
+	if sent := w.waitReport("notifier notified ready", 1); len(sent) != 1 {
 		t.Errorf("notifier ready with %d READY=1 datagrams sent, want 1", len(sent))
 	}
 	res, lines = status(t, socket)
