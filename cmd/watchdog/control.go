@@ -39,14 +39,26 @@ func (c *clientFlags) socketPath() (string, error) {
 	if env := os.Getenv("WATCHDOG_SOCKET"); env != "" {
 		return env, nil
 	}
+	path := config.DefaultControlSocket
 	cfg, err := loadConfig(*c.config, false)
 	switch {
 	case err == nil:
-		return cfg.Watchdog.ControlSocket, nil
+		path = cfg.Watchdog.ControlSocket
 	case *c.config != "":
 		return "", err
 	}
-	return config.DefaultControlSocket, nil
+	// A watchdog that could not write to /run listens at the fallback instead.
+	if path == config.DefaultControlSocket && !fileExists(path) {
+		if fallback := config.FallbackControlSocket(); fileExists(fallback) {
+			return fallback, nil
+		}
+	}
+	return path, nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // controlFlags are the flags of `watchdog start|stop|restart`.

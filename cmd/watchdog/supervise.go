@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"go.uber.org/zap"
@@ -81,6 +82,7 @@ func superviseCommand(args []string) int {
 	if *socket != "" {
 		cfg.Watchdog.ControlSocket = *socket
 	}
+	fallBackFromRun(cfg)
 
 	if *logFormat == "" {
 		*logFormat = logging.FormatJSON
@@ -141,4 +143,18 @@ func loadConfig(path string, haveCommand bool) (*config.Config, error) {
 		path = "/etc/watchdog.toml"
 	}
 	return config.Load(path)
+}
+
+// fallBackFromRun moves the control socket, and the notify sockets beside it, out of /run
+// when watchdog cannot write there (not root, or a read-only root filesystem) and nobody
+// chose another place: status, health and sd_notify then still work.
+func fallBackFromRun(cfg *config.Config) {
+	if cfg.Watchdog.ControlSocket != config.DefaultControlSocket {
+		return
+	}
+	dir := filepath.Dir(config.DefaultControlSocket)
+	if err := os.MkdirAll(dir, 0o755); err == nil && unix.Access(dir, unix.W_OK) == nil {
+		return
+	}
+	cfg.Watchdog.ControlSocket = config.FallbackControlSocket()
 }

@@ -2,7 +2,10 @@ package config
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -15,6 +18,14 @@ const (
 	// MainService is the name of the command given after "--"; no [services] table may use it.
 	MainService = "main"
 )
+
+// FallbackControlSocket is where the control socket goes when the default's directory, /run,
+// cannot be written (watchdog runs as a user other than root, or on a read-only root
+// filesystem): a directory of the user's own under the temporary directory. Clients that
+// find no socket at the default look there.
+func FallbackControlSocket() string {
+	return filepath.Join(os.TempDir(), "watchdog-"+strconv.Itoa(os.Geteuid()), "watchdog.sock")
+}
 
 // Default returns the [watchdog] defaults and no services: the config of `watchdog -- CMD`
 // without a file.
