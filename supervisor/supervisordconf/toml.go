@@ -14,12 +14,15 @@ import (
 // service is commented out.
 func WriteTOML(w io.Writer, t *Translation) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# %s\n", t.Path)
+	comment := func(format string, args ...any) {
+		b.WriteString("# " + commentText(fmt.Sprintf(format, args...)) + "\n")
+	}
+	comment("%s", t.Path)
 	for _, f := range t.Included {
-		fmt.Fprintf(&b, "# included: %s\n", f)
+		comment("included: %s", f)
 	}
 	for _, n := range t.Notes {
-		fmt.Fprintf(&b, "# unsupported: %s\n", describe(n, t.Path))
+		comment("unsupported: %s", describe(n, t.Path))
 	}
 	for _, s := range t.Services {
 		b.WriteString("\n")
@@ -28,12 +31,12 @@ func WriteTOML(w io.Writer, t *Translation) error {
 			origin += " process " + s.Process
 		}
 		if s.File == t.Path {
-			fmt.Fprintf(&b, "# %s (line %d)\n", origin, s.Line)
+			comment("%s (line %d)", origin, s.Line)
 		} else {
-			fmt.Fprintf(&b, "# %s (%s:%d)\n", origin, s.File, s.Line)
+			comment("%s (%s:%d)", origin, s.File, s.Line)
 		}
 		for _, n := range s.Notes {
-			fmt.Fprintf(&b, "# unsupported: %s\n", describe(n, s.File))
+			comment("unsupported: %s", describe(n, s.File))
 		}
 		prefix := ""
 		if s.Disabled {
@@ -57,7 +60,7 @@ func describe(n Note, file string) string {
 	if n.File != file {
 		where = fmt.Sprintf("%s:%d", n.File, n.Line)
 	}
-	return oneLine(fmt.Sprintf("%s (%s): %s", n.Directive, where, n.Reason))
+	return fmt.Sprintf("%s (%s): %s", n.Directive, where, n.Reason)
 }
 
 // settingsText prints settings as the lines of a TOML table.
@@ -70,16 +73,28 @@ func settingsText(settings []Setting) string {
 		}
 		fmt.Fprintf(&b, "%s = %s", key, tomlValue(st.Value))
 		if st.Why != "" {
-			fmt.Fprintf(&b, " # %s", oneLine(st.Why))
+			fmt.Fprintf(&b, " # %s", commentText(st.Why))
 		}
 		b.WriteString("\n")
 	}
 	return b.String()
 }
 
-// oneLine keeps a comment on its line.
-func oneLine(s string) string {
-	return strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(s)
+// commentText keeps a comment on its line, and valid: TOML allows no control character
+// but tab in a comment.
+func commentText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r < 0x20 && r != '\t' || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // bareKeyChars may make up a bare TOML key.
