@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -219,15 +220,34 @@ func (g *guide) sh(script string) (string, int) {
 	cmd.Dir = g.dir
 	cmd.Env = append(os.Environ(), "PATH="+g.binDir+":"+os.Getenv("PATH"), "WATCHDOG_CONFIG=",
 		"WATCHDOG_SOCKET="+filepath.Join(g.dir, "watchdog.sock"))
-	var stdout, stderr, both bytes.Buffer
-	cmd.Stdout = io.MultiWriter(&stdout, &both)
-	cmd.Stderr = io.MultiWriter(&stderr, &both)
+	var stdout, stderr bytes.Buffer
+	both := &lockedBuffer{} // written by the copiers of stdout and stderr at once
+	cmd.Stdout = io.MultiWriter(&stdout, both)
+	cmd.Stderr = io.MultiWriter(&stderr, both)
 	err := cmd.Run()
 	if _, isExit := err.(*exec.ExitError); err != nil && !isExit {
 		g.t.Fatalf("sh: %v", err)
 	}
 	g.stdout, g.stderr = stdout.String(), stderr.String()
 	return both.String(), cmd.ProcessState.ExitCode()
+}
+
+// lockedBuffer is a bytes.Buffer that two goroutines may write.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer // guarded by mu
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // supervise runs watchdog with args as a subreaper and then the steps.
