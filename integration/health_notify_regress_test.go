@@ -14,7 +14,6 @@ import (
 // supervisor/notify's Fields says): a service that sent it and never pings is left running,
 // while its twin that did not send it is restarted every watchdog_timeout.
 func TestHealthNotifyWatchdogUsecZeroDisablesWatchdog(t *testing.T) {
-	skipKnownBug(t, "supervisor/readiness.go notified ignores WATCHDOG_USEC=0 and re-arms the old timeout")
 	t.Parallel()
 	const timeout = time.Second
 	dir := socketDir(t)
@@ -65,7 +64,6 @@ restart_delay = "100ms"
 // A new run starts without the STATUS= text of the run before: `watchdog status` shows nothing
 // until the new process says something, as systemd clears a unit's status text when it starts.
 func TestHealthNotifyStatusTextClearedOnRestart(t *testing.T) {
-	skipKnownBug(t, "supervisor/runner.go start keeps the previous run's StatusText")
 	t.Parallel()
 	dir := socketDir(t)
 	socket, goReady := filepath.Join(dir, "watchdog.sock"), filepath.Join(dir, "ready")

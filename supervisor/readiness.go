@@ -67,8 +67,9 @@ func (r *runner) beginReadiness(started time.Time) {
 		}, r.reaper)
 		r.update(func(s *Snapshot) { s.Health = "starting" })
 	}
-	if r.svc.WatchdogTimeout > 0 {
-		r.watchdogTimeout = r.svc.WatchdogTimeout
+	// Each run starts from the configured timeout: a WATCHDOG_USEC= the last run sent is gone.
+	r.watchdogTimeout = r.svc.WatchdogTimeout
+	if r.watchdogTimeout > 0 {
 		r.watchdogAlarm.set(r.watchdogTimeout)
 	}
 	if r.svc.StartupTimeout > 0 && !r.isReady() {
@@ -161,13 +162,12 @@ func (r *runner) notified(m notify.Message) {
 	if m.HasStatus {
 		r.update(func(s *Snapshot) { s.StatusText = m.Status })
 	}
-	if m.HasWatchdogTimeout && m.WatchdogTimeout > 0 {
+	if m.HasWatchdogTimeout { // WATCHDOG_USEC=0 turns the watchdog off, as under systemd
 		r.watchdogTimeout = m.WatchdogTimeout
+		r.watchdogAlarm.stop()
 	}
-	if m.Watchdog || m.HasWatchdogTimeout {
-		if r.watchdogTimeout > 0 && r.stop == nil {
-			r.watchdogAlarm.set(r.watchdogTimeout)
-		}
+	if (m.Watchdog || m.HasWatchdogTimeout) && r.watchdogTimeout > 0 && r.stop == nil {
+		r.watchdogAlarm.set(r.watchdogTimeout)
 	}
 	if m.WatchdogTrigger {
 		r.recover("watchdog_timeout", "the service sent WATCHDOG=trigger")

@@ -317,6 +317,7 @@ func (r *runner) start() {
 	r.log.Info("started", zap.Int("pid", pid), zap.Int("restarts", r.snapshot().Restarts))
 	r.update(func(s *Snapshot) {
 		s.State, s.Since, s.Pid, s.StartedAt, s.Reason, s.Ready = Starting, now, pid, now, "", false
+		s.StatusText = "" // the last run's STATUS= does not describe this one
 	})
 	r.beginReadiness(now)
 }
