@@ -223,7 +223,7 @@ var Reference = []KeyDoc{
 	},
 	{
 		Table: "services.NAME", Key: "healthcheck", Type: "table", Default: "",
-		Meaning: "How the service is probed: see [services.NAME.healthcheck]. Not set: the service is ready as soon as it " +
+		Meaning: "How the service is probed: see [[services.NAME.healthcheck]](#table-services-NAME-healthcheck). Not set: the service is ready as soon as it " +
 			"has started (with `notify`, once it sends `READY=1`).",
 		Example: `healthcheck = { http = "http://127.0.0.1:8080/healthz" }`,
 	},
@@ -257,12 +257,15 @@ var Reference = []KeyDoc{
 	},
 	{
 		Table: "services.NAME.healthcheck", Key: "retries", Type: "integer", Default: "3",
-		Meaning: "How many failures in a row make a healthy service unhealthy. At least 1.",
+		Meaning: "How many failures in a row make the service unhealthy, before its first passing probe too " +
+			"(`start_period` aside). At least 1.",
 		Example: "retries = 5",
 	},
 	{
 		Table: "services.NAME.healthcheck", Key: "start_period", Type: "duration", Default: `"0s"`,
-		Meaning: "Failures within this time after a start do not count; a passing probe counts at once.",
+		Meaning: "Failures within this time after a start do not count; a passing probe counts at once. Give it to a " +
+			"service that is slow to start: without it, `retries` failures while it starts make it unhealthy, and with " +
+			"`on_unhealthy = \"restart\"` it is restarted before it ever gets ready.",
 		Example: `start_period = "1m"`,
 	},
 	{
@@ -296,7 +299,8 @@ func WriteReference(w io.Writer) error {
 		fmt.Fprintf(&b, "| %s | %s |\n", t.Name, escapeCell(t.Meaning))
 	}
 	for _, table := range Tables {
-		fmt.Fprintf(&b, "\n## %s\n\n%s\n\n| key | type | default |\n| --- | --- | --- |\n", table.Header, table.Meaning)
+		fmt.Fprintf(&b, "\n<a id=\"table-%s\"></a>\n## %s\n\n%s\n\n| key | type | default |\n| --- | --- | --- |\n",
+			strings.ReplaceAll(table.Name, ".", "-"), table.Header, table.Meaning)
 		keys := referenceKeys(table.Name)
 		for _, k := range keys {
 			fmt.Fprintf(&b, "| [`%s`](#%s) | %s | %s |\n", k.Key, anchor(k), k.Type, defaultCell(k.Default))
