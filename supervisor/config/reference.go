@@ -64,7 +64,9 @@ var Reference = []KeyDoc{
 		Table: "watchdog", Key: "control_socket", Type: "string", Default: `"/run/watchdog.sock"`,
 		Meaning: "The Unix socket that `watchdog status`, `start`, `stop`, `restart`, `reload` and `health` talk to. " +
 			"`$WATCHDOG_SOCKET` and the flag `--socket` override it, for the server and every client alike; watchdog creates " +
-			"the socket's directory. Supervision never depends on it: when it cannot be created, watchdog logs " +
+			"the socket's directory. When the default's directory, /run, cannot be written (watchdog is not root, or the root " +
+			"filesystem is read-only) and nothing chose another path, watchdog listens at `$TMPDIR/watchdog-UID/watchdog.sock` " +
+			"instead, and the clients look there. The services' sd_notify sockets go beside it. Supervision never depends on it: when it cannot be created, watchdog logs " +
 			"`control_socket_unavailable` and goes on. Must not be empty.",
 		Example: `control_socket = "/tmp/watchdog.sock"`,
 	},
