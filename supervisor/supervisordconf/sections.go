@@ -13,7 +13,7 @@ var supervisordReasons = map[string]string{
 	"logfile":          "watchdog writes its events as JSON lines on stdout (docker logs); it keeps no log file",
 	"logfile_maxbytes": "watchdog keeps no log file to rotate",
 	"logfile_backups":  "watchdog keeps no log file to rotate",
-	"loglevel":         "watchdog writes every event; there is no log level to set",
+	"loglevel":         "watchdog's own log level is set with its --log-level flag (debug, info, warn, error)",
 	"silent":           "watchdog writes its events on stdout, always",
 	"pidfile":          "watchdog writes no pid file; as PID 1 its pid is 1",
 	"umask":            "watchdog does not set a umask; set it in the image",
