@@ -25,7 +25,7 @@ const (
 // service as soon as the limit is lifted.
 func TestFaultForkFailsAtPidsLimit(t *testing.T) {
 	inEachMode(t, func(t *testing.T, mode runMode) {
-		cg := newPidsCgroup(t)
+		cg := newCgroup(t, "pids")
 		w := startWatchdog(t, mode, "--config", writeConfig(t, fmt.Sprintf(`
 [services.victim]
 command = %s
@@ -39,19 +39,19 @@ restart_max_delay = %q
 		// Not one task more: watchdog's own threads fill the limit, and its services run
 		// outside the cgroup, where they were started.
 		cg.add(w.pid)
-		cg.limit(strconv.Itoa(cg.current()))
-		t.Logf("pids.max %s: watchdog's %d threads", cg.read("pids.max"), cg.current())
+		cg.pidsLimit(strconv.Itoa(cg.pidsCurrent()))
+		t.Logf("pids.max %s: watchdog's %d threads", cg.read("pids.max"), cg.pidsCurrent())
 
 		unix.Kill(hostPID(w, victim), unix.SIGKILL)
 		exited := w.waitEvent("exited", "service", "victim", "signal", "SIGKILL")
 		failed := waitForkFailures(t, w, exited, 3, "resource temporarily unavailable")
-		if n := cg.refusals(); n < len(failed) {
+		if n := cg.pidsRefused(); n < len(failed) {
 			t.Errorf("pids.events counts %d refused forks, fewer than the %d failed starts", n, len(failed))
 		}
 		res, lines := status(t, socket)
 		wantStatusLine(t, res, lines, "victim", "DOWN", "resource temporarily unavailable", "exit 126")
 
-		cg.limit("max")
+		cg.pidsLimit("max")
 		waitEventAfter(w, failed[len(failed)-1], "started", "service", "victim")
 		waitStatus(t, socket, "victim", "UP")
 		w.signal(unix.SIGTERM)

@@ -149,69 +149,69 @@ func setSoftLimit(t *testing.T, pid, resource int, soft uint64) uint64 {
 	return old.Cur
 }
 
-// pidsCgroup is a cgroup of the pids controller, v1 or v2, made for one test.
-type pidsCgroup struct {
+// testCgroup is a cgroup of one controller ("pids", "cpu"), v1 or v2, made for one test.
+type testCgroup struct {
 	t   *testing.T
 	dir string
+	v2  bool
 }
 
-// newPidsCgroup makes a pids cgroup, removed when the test ends. Make it before watchdog
-// starts, so that its removal comes after the harness has ended watchdog: a cgroup with
-// processes in it cannot be removed.
-func newPidsCgroup(t *testing.T) *pidsCgroup {
+// newCgroup makes a cgroup of controller, removed when the test ends. Make it before
+// watchdog starts, so that its removal comes after the harness has ended watchdog: a cgroup
+// with processes in it cannot be removed.
+func newCgroup(t *testing.T, controller string) *testCgroup {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("a pids cgroup needs root")
+		t.Skip("a cgroup needs root")
 	}
-	root, err := pidsHierarchy()
+	root, v2, err := cgroupHierarchy(controller)
 	if err != nil {
-		t.Skip("no pids cgroup controller to use:", err)
+		t.Skipf("no %s cgroup controller to use: %v", controller, err)
 	}
 	dir, err := os.MkdirTemp(root, "watchdog-faults-")
 	if err != nil {
-		t.Skip("cannot make a pids cgroup:", err)
+		t.Skipf("cannot make a %s cgroup: %v", controller, err)
 	}
-	cg := &pidsCgroup{t: t, dir: dir}
+	cg := &testCgroup{t: t, dir: dir, v2: v2}
 	t.Cleanup(cg.remove)
-	if _, err := os.Stat(filepath.Join(dir, "pids.max")); err != nil {
-		t.Skip("the pids controller is not enabled below", root)
-	}
 	return cg
 }
 
-// pidsHierarchy finds where new pids cgroups can be made: the v1 pids hierarchy, or the root of
-// the v2 hierarchy with the pids controller enabled for its children.
-func pidsHierarchy() (string, error) {
+// cgroupHierarchy finds where new cgroups of controller can be made: its v1 hierarchy, or the
+// root of the v2 hierarchy with the controller enabled for its children.
+func cgroupHierarchy(controller string) (root string, v2 bool, err error) {
 	var fs unix.Statfs_t
 	if err := unix.Statfs("/sys/fs/cgroup", &fs); err != nil {
-		return "", err
+		return "", false, err
 	}
 	if fs.Type == unix.CGROUP2_SUPER_MAGIC {
-		controllers, err := os.ReadFile("/sys/fs/cgroup/cgroup.subtree_control")
+		const control = "/sys/fs/cgroup/cgroup.subtree_control"
+		enabled, err := os.ReadFile(control)
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
-		if !strings.Contains(" "+strings.TrimSpace(string(controllers))+" ", " pids ") {
-			if err := os.WriteFile("/sys/fs/cgroup/cgroup.subtree_control", []byte("+pids"), 0); err != nil {
-				return "", fmt.Errorf("enable pids in /sys/fs/cgroup: %w", err)
+		if !slices.Contains(strings.Fields(string(enabled)), controller) {
+			if err := os.WriteFile(control, []byte("+"+controller), 0); err != nil {
+				return "", false, fmt.Errorf("enable %s in /sys/fs/cgroup: %w", controller, err)
 			}
 		}
-		return "/sys/fs/cgroup", nil
+		return "/sys/fs/cgroup", true, nil
 	}
-	if _, err := os.Stat("/sys/fs/cgroup/pids/cgroup.procs"); err != nil {
-		return "", fmt.Errorf("cgroup v1 without a pids hierarchy at /sys/fs/cgroup/pids: %w", err)
+	root = filepath.Join("/sys/fs/cgroup", controller)
+	if _, err := os.Stat(filepath.Join(root, "cgroup.procs")); err != nil {
+		return "", false, fmt.Errorf("cgroup v1 without a %s hierarchy: %w", controller, err)
 	}
-	return "/sys/fs/cgroup/pids", nil
+	return root, false, nil
 }
 
-func (cg *pidsCgroup) write(file, value string) {
+func (cg *testCgroup) write(file, value string) {
 	cg.t.Helper()
 	if err := os.WriteFile(filepath.Join(cg.dir, file), []byte(value), 0); err != nil {
 		cg.t.Fatal(err)
 	}
 }
 
-func (cg *pidsCgroup) read(file string) string {
+func (cg *testCgroup) read(file string) string {
 	cg.t.Helper()
 	data, err := os.ReadFile(filepath.Join(cg.dir, file))
 	if err != nil {
@@ -221,10 +221,10 @@ func (cg *pidsCgroup) read(file string) string {
 }
 
 // add moves process pid, all its threads, into the cgroup; its children stay where they are.
-func (cg *pidsCgroup) add(pid int) { cg.write("cgroup.procs", strconv.Itoa(pid)) }
+func (cg *testCgroup) add(pid int) { cg.write("cgroup.procs", strconv.Itoa(pid)) }
 
-// current is how many tasks (threads) the cgroup holds.
-func (cg *pidsCgroup) current() int {
+// pidsCurrent is how many tasks (threads) the cgroup holds.
+func (cg *testCgroup) pidsCurrent() int {
 	n, err := strconv.Atoi(cg.read("pids.current"))
 	if err != nil {
 		cg.t.Fatal(err)
@@ -232,11 +232,11 @@ func (cg *pidsCgroup) current() int {
 	return n
 }
 
-// limit sets pids.max: a number, or "max".
-func (cg *pidsCgroup) limit(max string) { cg.write("pids.max", max) }
+// pidsLimit sets pids.max: a number, or "max".
+func (cg *testCgroup) pidsLimit(max string) { cg.write("pids.max", max) }
 
-// refusals is how many forks and clones the limit has refused, from pids.events.
-func (cg *pidsCgroup) refusals() int {
+// pidsRefused is how many forks and clones the pids limit has refused, from pids.events.
+func (cg *testCgroup) pidsRefused() int {
 	for line := range strings.Lines(cg.read("pids.events")) {
 		if n, ok := strings.CutPrefix(strings.TrimSpace(line), "max "); ok {
 			count, _ := strconv.Atoi(n)
@@ -246,9 +246,29 @@ func (cg *pidsCgroup) refusals() int {
 	return 0
 }
 
-// remove lifts the limit and removes the cgroup once its last task is gone.
-func (cg *pidsCgroup) remove() {
-	os.WriteFile(filepath.Join(cg.dir, "pids.max"), []byte("max"), 0)
+// cpuLimit lets the cgroup's tasks run for quota in every 100ms, together; 0 lifts the limit.
+func (cg *testCgroup) cpuLimit(quota time.Duration) {
+	const period = 100 * time.Millisecond
+	switch {
+	case cg.v2 && quota == 0:
+		cg.write("cpu.max", "max")
+	case cg.v2:
+		cg.write("cpu.max", fmt.Sprintf("%d %d", quota.Microseconds(), period.Microseconds()))
+	case quota == 0:
+		cg.write("cpu.cfs_quota_us", "-1")
+	default:
+		cg.write("cpu.cfs_period_us", strconv.FormatInt(period.Microseconds(), 10))
+		cg.write("cpu.cfs_quota_us", strconv.FormatInt(quota.Microseconds(), 10))
+	}
+}
+
+// remove lifts the limits and removes the cgroup once its last task is gone.
+func (cg *testCgroup) remove() {
+	for file, none := range map[string]string{"pids.max": "max", "cpu.max": "max", "cpu.cfs_quota_us": "-1"} {
+		if _, err := os.Stat(filepath.Join(cg.dir, file)); err == nil {
+			os.WriteFile(filepath.Join(cg.dir, file), []byte(none), 0)
+		}
+	}
 	deadline := time.Now().Add(eventTimeout)
 	for {
 		err := os.Remove(cg.dir)
@@ -379,6 +399,18 @@ func sumSamples(samples map[string]float64, name string, labels ...string) float
 		}
 	}
 	return sum
+}
+
+// countEvents counts the events logged so far by msg, all from one reading of the log.
+func countEvents(w *watchdogRun) map[string]int {
+	lines, _, _ := w.stdout.snapshot()
+	counts := make(map[string]int)
+	for _, line := range lines {
+		if e, err := parseEvent(line); err == nil {
+			counts[fmt.Sprint(e["msg"])]++
+		}
+	}
+	return counts
 }
 
 // zombiesBelow returns the zombies among the descendants of pid (as the test numbers them).
