@@ -183,7 +183,7 @@ func (r *runner) notified(m notify.Message) {
 
 // recover stops a hung or never-ready run; the restart policy then treats it as a failure.
 func (r *runner) recover(event, reason string) {
-	if r.proc == nil || r.stop != nil || r.halted {
+	if r.proc == nil || r.stop != nil || r.halted.Load() {
 		return
 	}
 	if event != "" {

@@ -119,7 +119,7 @@ func (s *Supervisor) reload() error {
 		r := s.byName[name]
 		r.retiring = true
 		if !isDown(r.snapshot().State) {
-			r.send(command{kind: cmdShutdown, killAt: time.Now().Add(r.svc.StopGracePeriod)})
+			r.post(command{kind: cmdShutdown, killAt: time.Now().Add(r.svc.StopGracePeriod)})
 		}
 	}
 	for _, r := range made {

@@ -57,7 +57,7 @@ func (s *Supervisor) advance(ro *roll) bool {
 				zap.Int("of", len(ro.names)))
 			if svc := ro.replace[name]; svc != nil {
 				r.retiring, r.replacement = true, svc
-				r.send(command{kind: cmdShutdown, killAt: time.Now().Add(r.svc.StopGracePeriod)})
+				r.post(command{kind: cmdShutdown, killAt: time.Now().Add(r.svc.StopGracePeriod)})
 			} else {
 				r.send(command{kind: cmdRestart})
 			}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -32,8 +33,13 @@ type runner struct {
 	env     []string
 	changed chan<- struct{} // tells the supervisor that a snapshot changed; never blocks
 	cmds    chan command
-	quit    chan struct{}
-	done    chan struct{} // closed when run has returned
+	// startWanted asks for a start if the service is still waiting; requests coalesce, so
+	// the supervisor never waits for a runner busy forking.
+	startWanted chan struct{}
+	// halted is set by the supervisor when the shutdown begins: nothing starts any more.
+	halted atomic.Bool
+	quit   chan struct{}
+	done   chan struct{} // closed when run has returned
 
 	// Owned by the supervisor's goroutine: a reload removes this runner once it is down,
 	// putting a runner for replacement, if any, in its place.
@@ -46,7 +52,6 @@ type runner struct {
 	timer     alarm        // backoff, or escalation of a stop to SIGKILL
 	restarts  []time.Time  // times of restarts the policy made, for the restart limit
 	quickRuns int          // consecutive runs shorter than restart_max_delay, for the backoff
-	halted    bool         // watchdog is shutting down: nothing starts any more
 	readiness
 
 	mu    sync.Mutex
@@ -101,16 +106,17 @@ type command struct {
 
 func newRunner(svc *config.Service, r *reaper.Reaper, log *zap.Logger, output io.Writer, changed chan<- struct{}, controlSocket string) (*runner, error) {
 	run := &runner{
-		svc:     svc,
-		reaper:  r,
-		log:     log.With(zap.String("service", svc.Name)),
-		output:  output,
-		changed: changed,
-		cmds:    make(chan command),
-		quit:    make(chan struct{}),
-		done:    make(chan struct{}),
-		snap:    Snapshot{Name: svc.Name, State: Waiting, Since: time.Now()},
-		exits:   make(map[Exit]uint64),
+		svc:         svc,
+		reaper:      r,
+		log:         log.With(zap.String("service", svc.Name)),
+		output:      output,
+		changed:     changed,
+		cmds:        make(chan command, 8),
+		startWanted: make(chan struct{}, 1),
+		quit:        make(chan struct{}),
+		done:        make(chan struct{}),
+		snap:        Snapshot{Name: svc.Name, State: Waiting, Since: time.Now()},
+		exits:       make(map[Exit]uint64),
 	}
 	// What a manager above watchdog set for watchdog's own sd_notify is not the services'.
 	run.env = serviceEnv(notify.StripEnv(os.Environ()), svc)
@@ -156,6 +162,25 @@ func (r *runner) send(c command) {
 	<-done
 }
 
+// post hands the runner a command without waiting for it to be handled.
+func (r *runner) post(c command) {
+	r.cmds <- c
+}
+
+// requestStart asks the runner to start the service if it is still waiting.
+func (r *runner) requestStart() {
+	select {
+	case r.startWanted <- struct{}{}:
+	default: // a request is already pending
+	}
+}
+
+// halt stops all starts from now on and puts a waiting or backing-off service down.
+func (r *runner) halt() {
+	r.halted.Store(true)
+	r.post(command{kind: cmdHalt})
+}
+
 func (r *runner) run() {
 	for {
 		var exit <-chan reaper.Status
@@ -166,7 +191,13 @@ func (r *runner) run() {
 		select {
 		case c := <-r.cmds:
 			r.handle(c)
-			close(c.done)
+			if c.done != nil {
+				close(c.done)
+			}
+		case <-r.startWanted:
+			if snap := r.snapshot(); snap.State == Waiting && !snap.Held && !r.halted.Load() {
+				r.start()
+			}
 		case st := <-exit:
 			r.exited(st)
 		case <-gone:
@@ -194,12 +225,11 @@ func (r *runner) run() {
 }
 
 func (r *runner) handle(c command) {
-	if r.halted && (c.kind == cmdStart || c.kind == cmdRestart) {
+	if r.halted.Load() && (c.kind == cmdStart || c.kind == cmdRestart) {
 		return
 	}
 	switch c.kind {
 	case cmdHalt:
-		r.halted = true
 		if r.stop != nil && r.stop.then == thenRestart {
 			r.stop.then = thenStopped // an operator's restart under way ends with the stop
 		}
@@ -386,7 +416,7 @@ func (r *runner) ended(success bool, code int, reason string, ran time.Duration)
 	}
 	r.quickRuns++
 	switch {
-	case r.halted:
+	case r.halted.Load():
 		r.setState(Stopped, "watchdog is shutting down")
 		return
 	case r.svc.Oneshot && success:

@@ -331,7 +331,7 @@ func (s *Supervisor) reconcile() {
 		for _, r := range s.runners {
 			snap := r.snapshot()
 			if snap.State == Waiting && !snap.Held && !r.retiring && s.unreadyDependency(r) == "" {
-				r.send(command{kind: cmdStart})
+				r.requestStart()
 			}
 		}
 		if s.manager != nil {
@@ -356,7 +356,7 @@ func (s *Supervisor) reconcile() {
 		if r == s.main {
 			sig = s.shutdown.signal
 		}
-		r.send(command{kind: cmdShutdown, signal: sig, killAt: killAt})
+		r.post(command{kind: cmdShutdown, signal: sig, killAt: killAt})
 	}
 }
 
@@ -403,7 +403,7 @@ func (s *Supervisor) beginShutdown(reason string, sig unix.Signal) {
 	s.log.Info("shutdown_started", zap.String("reason", reason), zap.Duration("budget", budget))
 	s.manager.stopping(reason)
 	for _, r := range s.runners {
-		r.send(command{kind: cmdHalt})
+		r.halt()
 	}
 }
 

@@ -117,6 +117,18 @@ each unit's tables. Exit 0 when every file was read, 1 when one could not be.`,
 		flags: func() *flag.FlagSet { return newImportUnitFlags() },
 	},
 	{
+		name:    "import-supervisord",
+		usage:   "watchdog import-supervisord FILE",
+		summary: "translate a supervisord config into [services] tables",
+		text: `Print the programs of a supervisord config, and of the files its [include] names, as
+[services.NAME] tables of watchdog.toml, in supervisord's start order; priorities become
+depends_on, numprocs instances, and a program with autostart=false a commented-out table.
+What watchdog cannot express is listed on stderr (FILE:LINE: unsupported: ...) and in
+comments above the tables. Exit 0 when the config was read, 1 when it could not be read or
+supervisord would refuse it.`,
+		flags: func() *flag.FlagSet { return newImportSupervisordFlags() },
+	},
+	{
 		name:    "version",
 		usage:   "watchdog version",
 		summary: "print the version, Go version and build info",

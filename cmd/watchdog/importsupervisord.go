@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
 
 	"watchdog/supervisor/supervisordconf"
 )
@@ -12,22 +11,6 @@ import (
 func newImportSupervisordFlags() *flag.FlagSet { return newFlagSet("import-supervisord") }
 
 // The help of import-supervisord, listed after import-unit's.
-func init() {
-	i := slices.IndexFunc(commandDocs, func(d commandDoc) bool { return d.name == "import-unit" })
-	commandDocs = slices.Insert(commandDocs, i+1, commandDoc{
-		name:    "import-supervisord",
-		usage:   "watchdog import-supervisord FILE",
-		summary: "translate a supervisord config into [services] tables",
-		text: `Print the programs of a supervisord config, and of the files its [include] names, as
-[services.NAME] tables of watchdog.toml, in supervisord's start order; priorities become
-depends_on, numprocs instances, and a program with autostart=false a commented-out table.
-What watchdog cannot express is listed on stderr (FILE:LINE: unsupported: ...) and in
-comments above the tables. Exit 0 when the config was read, 1 when it could not be read or
-supervisord would refuse it.`,
-		flags: newImportSupervisordFlags,
-	})
-}
-
 // importSupervisordCommand is `watchdog import-supervisord FILE`: print the programs of
 // a supervisord config, and of the files it includes, as [services] tables of
 // watchdog.toml, and list on stderr, as in comments above the tables, what it says that
