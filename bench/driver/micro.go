@@ -14,7 +14,7 @@ var microPackages = []string{"./reaper", "./supervisor", "./supervisor/config"}
 
 const (
 	microCount     = 6 // enough runs for benchstat's confidence intervals
-	microBenchtime = "300ms"
+	microBenchtime = "200ms"
 	microOut       = "bench/out/micro.txt" // raw `go test -bench` output: benchstat old.txt bench/out/micro.txt
 )
 

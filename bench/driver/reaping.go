@@ -18,7 +18,7 @@ const (
 	// reapPoll is the pause between two counts of PID 1's children.
 	reapPoll = 200 * time.Microsecond
 	// reapCap is how long an init gets to reap the orphans.
-	reapCap = 20 * time.Second
+	reapCap = 10 * time.Second
 )
 
 // childCount is one look at how many children PID 1 had.

@@ -14,13 +14,15 @@ import (
 
 const (
 	scaleServices = 1000
-	statusRuns    = 10
-	scaleCutoff   = 30 * time.Second // for the shutdown
+	statusRuns    = 5
+	scaleUpCutoff = 30 * time.Second // for the start of every service
+	scaleCutoff   = 15 * time.Second // for the shutdown
 )
 
 // scaleResult is one peer running 1,000 services.
 type scaleResult struct {
-	up       float64 // ns from launch until every service reported "up"
+	up       float64 // ns from launch until every service reported "up"; NaN if they did not in time
+	upCount  int     // how many did
 	started  float64 // watchdog: ns from launch until its last "started" event (ms resolution)
 	status   sample  // ns per status command covering every service
 	shutdown float64
@@ -33,7 +35,7 @@ func measureScale(b *bench) *section {
 			"reported \"up\" (for watchdog also its last `started` event, whose timestamps have millisecond "+
 			"resolution). Status: the one command that reports every service, run %d times from outside the "+
 			"namespace (`watchdog status` over its control socket; runit's `sv status` on every service "+
-			"directory). Shutdown: SIGTERM to PID 1 until the namespace is empty (killed at %s).",
+			"directory). Shutdown: SIGTERM to PID 1 until the namespace is empty (killed at %s). One run each.",
 			scaleServices, statusRuns, scaleCutoff)}
 	peers := []peer{watchdogConfig, s6, runit}
 	results := make([]*scaleResult, len(peers))
@@ -53,7 +55,10 @@ func measureScale(b *bench) *section {
 			t.add(p.name, "–", "–", "–", "–", "–", "–", "–")
 			continue
 		}
-		shutdown := dur(r.shutdown)
+		up, shutdown := dur(r.up), dur(r.shutdown)
+		if r.upCount < scaleServices {
+			up = fmt.Sprintf("> %s (%d up)", scaleUpCutoff, r.upCount)
+		}
 		if r.killed {
 			shutdown = fmt.Sprintf("never (killed at %s)", scaleCutoff)
 		}
@@ -62,7 +67,7 @@ func measureScale(b *bench) *section {
 		if ref != nil {
 			refUp, refShutdown = ref.up, ref.shutdown
 		}
-		t.add(p.name, dur(r.up), dur(r.started), dur(r.status.median()), durRange(r.status), shutdown,
+		t.add(p.name, up, dur(r.started), dur(r.status.median()), durRange(r.status), shutdown,
 			ratio(r.up, refUp), ratio(r.shutdown, refShutdown))
 	}
 	s.tables = append(s.tables, t)
@@ -73,7 +78,11 @@ func measureScale(b *bench) *section {
 		s.unjudged("1,000 services: up within 2 s, status within 50 ms, shutdown within 1 s", "watchdog did not run")
 		return s
 	}
-	s.judge("1,000 services up within 2 s", dur(wd.up), wd.up <= 2e9)
+	if wd.upCount < scaleServices {
+		s.judge("1,000 services up within 2 s", fmt.Sprintf("%d up after %s", wd.upCount, scaleUpCutoff), false)
+	} else {
+		s.judge("1,000 services up within 2 s", dur(wd.up), wd.up <= 2e9)
+	}
 	if len(wd.status) == 0 {
 		s.unjudged("status within 50 ms", "watchdog status failed")
 	} else {
@@ -90,11 +99,12 @@ func (b *bench) scaleOnce(p peer) (*scaleResult, error) {
 		return nil, err
 	}
 	defer in.kill()
-	up, err := in.waitReports("up", scaleServices, 2*startTimeout)
-	if err != nil {
-		return nil, err
+	r := &scaleResult{up: math.NaN(), started: math.NaN(), upCount: scaleServices}
+	if up, err := in.waitReports("up", scaleServices, scaleUpCutoff); err == nil {
+		r.up = float64(up - in.started)
+	} else {
+		r.upCount = len(in.reports("up"))
 	}
-	r := &scaleResult{up: float64(up - in.started), started: math.NaN()}
 	var status []string
 	switch p.name {
 	case watchdogConfig.name:
@@ -109,8 +119,9 @@ func (b *bench) scaleOnce(p peer) (*scaleResult, error) {
 			start := monotonic()
 			out, err := exec.Command(status[0], status[1:]...).CombinedOutput()
 			took := monotonic() - start
-			// watchdog status exits 3 when a service is not as wanted; the lines are what counts.
-			if lines := strings.Count(string(out), "\n"); lines < scaleServices {
+			// watchdog status exits 3 when a service is not as wanted: the lines are what counts,
+			// one at least for every service that is up.
+			if lines := strings.Count(string(out), "\n"); lines < r.upCount {
 				return nil, fmt.Errorf("%s status: %v, %d lines: %.300s", p.name, err, lines, out)
 			}
 			r.status = append(r.status, float64(took))

@@ -28,23 +28,27 @@ const stopGrace = time.Second // the TERM-ignoring service's grace, where a peer
 func measureShutdown(b *bench) *section {
 	all := []peer{tini, dumbInit, catatonit, watchdogDash, watchdogConfig, s6, runit, supervisord}
 	groups := []shutdownGroup{
-		{title: "1 service", peers: all, n: 1, svc: service{args: []string{"sleep"}}, rounds: 5, cutoff: 10 * time.Second, ref: tini},
+		{title: "1 service", peers: all, n: 1, svc: service{args: []string{"sleep"}}, rounds: 3, cutoff: 10 * time.Second, ref: tini},
 		{title: "100 services", peers: []peer{watchdogConfig, s6, runit, supervisord}, n: 100,
-			svc: service{args: []string{"sleep"}}, rounds: 3, cutoff: 10 * time.Second, ref: s6},
+			svc: service{args: []string{"sleep"}}, rounds: 2, cutoff: 5 * time.Second, ref: s6},
 		{title: "1 service ignoring SIGTERM, grace 1 s", peers: all, n: 1,
-			svc: service{args: []string{"ignore-term"}, grace: stopGrace}, rounds: 3, cutoff: 3 * time.Second, ref: tini},
+			svc: service{args: []string{"ignore-term"}, grace: stopGrace}, rounds: 2, cutoff: 2 * time.Second, ref: tini},
 	}
 	s := &section{title: "shutdown",
 		method: "SIGTERM to PID 1 (pidfd_send_signal) until PID 1 has exited, which the kernel makes wait until " +
 			"every other process of the namespace is gone (poll on its pidfd). The services are the helper: " +
-			"`sleep` reports SIGTERM and exits 0; `ignore-term` ignores it. Each round starts every peer of a " +
-			"scenario at once, waits until all services are up, then stops the peers one after another."}
+			"`sleep` reports SIGTERM and exits 0; `ignore-term` ignores it. Each round starts every peer of every " +
+			"scenario at once, waits until all services are up, then stops them one after another."}
 	results := make([][]shutdownResult, len(groups))
+	rounds := 0
 	for g, group := range groups {
 		results[g] = make([]shutdownResult, len(group.peers))
-		for range group.rounds {
-			b.shutdownRound(s, group, results[g])
-		}
+		rounds = max(rounds, group.rounds)
+	}
+	for round := range rounds {
+		b.shutdownRound(s, groups, results, round)
+	}
+	for g, group := range groups {
 		t := table{header: []string{group.title, "median", "min – max", "n", "services that got SIGTERM", "× " + group.ref.name}}
 		refMedian := results[g][peerIndex(group.peers, group.ref)].took.median()
 		for i, p := range group.peers {
@@ -86,40 +90,50 @@ func measureShutdown(b *bench) *section {
 	return s
 }
 
-// shutdownRound starts every peer of the group, then stops them one after another.
-func (b *bench) shutdownRound(s *section, group shutdownGroup, results []shutdownResult) {
-	ins := make([]*instance, len(group.peers))
-	defer killAll(ins)
-	for i, p := range group.peers {
-		in, err := b.launch(p, services(group.n, group.svc), launchOptions{})
-		if err != nil {
-			s.fail("%s, %s: %v", group.title, p.name, err)
-			continue
-		}
-		ins[i] = in
+// shutdownRound starts every peer of every group that has this round, all at once, then stops
+// them one after another.
+func (b *bench) shutdownRound(s *section, groups []shutdownGroup, results [][]shutdownResult, round int) {
+	type subject struct {
+		group, peer int
+		in          *instance
 	}
-	for i, in := range ins {
-		if in == nil {
+	var subjects []subject
+	defer func() {
+		for _, sub := range subjects {
+			sub.in.kill()
+		}
+	}()
+	for g, group := range groups {
+		if round >= group.rounds {
 			continue
 		}
-		if _, err := in.waitReports("up", group.n, startTimeout); err != nil {
-			s.fail("%s: %v", group.title, err)
-			in.kill()
-			ins[i] = nil
+		for i, p := range group.peers {
+			in, err := b.launch(p, services(group.n, group.svc), launchOptions{})
+			if err != nil {
+				s.fail("%s, %s: %v", group.title, p.name, err)
+				continue
+			}
+			subjects = append(subjects, subject{g, i, in})
 		}
+	}
+	ready := subjects[:0:0]
+	for _, sub := range subjects {
+		if _, err := sub.in.waitReports("up", groups[sub.group].n, startTimeout); err != nil {
+			s.fail("%s: %v", groups[sub.group].title, err)
+			sub.in.kill()
+			continue
+		}
+		ready = append(ready, sub)
 	}
 	time.Sleep(500 * time.Millisecond) // let the inits go idle after the start
-	for i, in := range ins {
-		if in == nil {
-			continue
-		}
-		took, ok := in.stop(group.cutoff)
-		r := &results[i]
+	for _, sub := range ready {
+		took, ok := sub.in.stop(groups[sub.group].cutoff)
+		r := &results[sub.group][sub.peer]
 		if ok {
 			r.took = append(r.took, float64(took))
 		} else {
 			r.killed++
 		}
-		r.termed = append(r.termed, float64(len(in.reports("term"))))
+		r.termed = append(r.termed, float64(len(sub.in.reports("term"))))
 	}
 }

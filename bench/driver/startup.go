@@ -11,7 +11,7 @@ import (
 
 const (
 	startupRounds = 3  // hyperfine runs, each timing every command in turn
-	startupRuns   = 20 // runs per command and round, after 3 warm-up runs
+	startupRuns   = 15 // runs per command and round, after 3 warm-up runs
 )
 
 func measureStartup(b *bench) *section {
