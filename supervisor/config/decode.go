@@ -10,13 +10,14 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"watchdog/supervisor/config/textfile"
 	"watchdog/supervisor/config/tomltext"
 )
 
 // Load reads, decodes, defaults and validates the config file at path. A config
 // error is Errors, listing every problem in the file.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := textfile.Read(path)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -27,6 +28,12 @@ func ParseSignal(s string) (unix.Signal, error) {
 			return 0, fmt.Errorf("signal number %s is out of range 1-%d", s, sigRTMax)
 		}
 		return unix.Signal(n), nil
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			// strings.ToUpper would turn "ſigterm" into SIGTERM.
+			return 0, fmt.Errorf("unknown signal %q", s)
+		}
 	}
 	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
 	if rest, ok := strings.CutPrefix(name, "RTMIN"); ok {

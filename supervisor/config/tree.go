@@ -18,15 +18,26 @@ type node struct {
 	children map[string]*node // the keys of a table; nil for other values
 }
 
+// oneLine escapes the control characters of a parser's message, which may quote the input
+// raw: every line of an error names its file.
+func oneLine(msg string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, msg)
+}
+
 // readDocument parses TOML into a tree of nodes that know their lines.
 func readDocument(data []byte) (*node, *Error) {
 	var top map[string]toml.Primitive
 	md, err := toml.Decode(string(data), &top)
 	if err != nil {
 		if perr, ok := errors.AsType[toml.ParseError](err); ok {
-			return nil, &Error{Line: perr.Position.Line, Msg: perr.Message}
+			return nil, &Error{Line: perr.Position.Line, Msg: oneLine(perr.Message)}
 		}
-		return nil, &Error{Msg: err.Error()}
+		return nil, &Error{Msg: oneLine(err.Error())}
 	}
 	root := &node{value: map[string]any{}, children: map[string]*node{}}
 	for name, p := range top {

@@ -31,10 +31,11 @@ package supervisordconf
 import (
 	"cmp"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"watchdog/supervisor/config/textfile"
 )
 
 // Translation is a supervisord config as watchdog services.
@@ -122,7 +123,7 @@ type Host struct {
 // translates it. A config supervisord would refuse, or a program whose command cannot be
 // split, is an error (Errors) and gives no translation.
 func Import(path string, host Host) (*Translation, error) {
-	data, err := os.ReadFile(path)
+	data, err := textfile.Read(path)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +246,7 @@ func (t *translator) include(path string) {
 		}
 		slices.Sort(matches)
 		for _, m := range matches {
-			data, err := os.ReadFile(m)
+			data, err := textfile.Read(m)
 			if err != nil {
 				t.note(files.file, files.line, "[include] "+files.String(), "%s: %v; supervisord skips a file it cannot read", m, err)
 				continue

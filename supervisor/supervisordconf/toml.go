@@ -3,8 +3,9 @@ package supervisordconf
 import (
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
+
+	"watchdog/supervisor/config/tomltext"
 )
 
 // WriteTOML prints the translation as watchdog.toml. Comments above the services name
@@ -15,7 +16,7 @@ import (
 func WriteTOML(w io.Writer, t *Translation) error {
 	var b strings.Builder
 	comment := func(format string, args ...any) {
-		b.WriteString("# " + commentText(fmt.Sprintf(format, args...)) + "\n")
+		b.WriteString("# " + tomltext.Comment(fmt.Sprintf(format, args...)) + "\n")
 	}
 	comment("%s", t.Path)
 	for _, f := range t.Included {
@@ -42,7 +43,7 @@ func WriteTOML(w io.Writer, t *Translation) error {
 		if s.Disabled {
 			prefix = "# "
 		}
-		fmt.Fprintf(&b, "%s[services.%s]\n", prefix, tomlKey(s.Name))
+		fmt.Fprintf(&b, "%s[services.%s]\n", prefix, tomltext.Key(s.Name))
 		for _, line := range strings.SplitAfter(settingsText(s.Settings), "\n") {
 			if line != "" {
 				b.WriteString(prefix + line)
@@ -69,83 +70,13 @@ func settingsText(settings []Setting) string {
 	for _, st := range settings {
 		key := st.Key
 		if name, ok := strings.CutPrefix(key, "environment."); ok {
-			key = "environment." + tomlKey(name)
+			key = "environment." + tomltext.Key(name)
 		}
-		fmt.Fprintf(&b, "%s = %s", key, tomlValue(st.Value))
+		fmt.Fprintf(&b, "%s = %s", key, tomltext.Value(st.Value))
 		if st.Why != "" {
-			fmt.Fprintf(&b, " # %s", commentText(st.Why))
+			fmt.Fprintf(&b, " # %s", tomltext.Comment(st.Why))
 		}
 		b.WriteString("\n")
 	}
-	return b.String()
-}
-
-// commentText keeps a comment on its line, and valid: TOML allows no control character
-// but tab in a comment.
-func commentText(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r < 0x20 && r != '\t' || r == 0x7f:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-// bareKeyChars may make up a bare TOML key.
-const bareKeyChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
-
-// tomlKey prints a key, bare when it can be.
-func tomlKey(k string) string {
-	if k != "" && strings.Trim(k, bareKeyChars) == "" {
-		return k
-	}
-	return tomlString(k)
-}
-
-// tomlValue prints a Setting value.
-func tomlValue(v any) string {
-	switch v := v.(type) {
-	case string:
-		return tomlString(v)
-	case int64:
-		return strconv.FormatInt(v, 10)
-	case bool:
-		return strconv.FormatBool(v)
-	case []any:
-		items := make([]string, len(v))
-		for i, item := range v {
-			items[i] = tomlValue(item)
-		}
-		return "[" + strings.Join(items, ", ") + "]"
-	}
-	panic(fmt.Sprintf("supervisordconf: no TOML form for %T", v))
-}
-
-// tomlString prints a TOML basic string; TOML knows \uXXXX but not Go's \x escapes.
-func tomlString(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\u%04X`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
 	return b.String()
 }

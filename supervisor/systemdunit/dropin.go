@@ -1,10 +1,11 @@
 package systemdunit
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"watchdog/supervisor/config/textfile"
 )
 
 // systemUnitDirs are the system manager's unit directories, most important first
@@ -65,7 +66,7 @@ func (u *Unit) readDropIns() error {
 	slices.Sort(names)
 	for _, name := range names {
 		path := byName[name]
-		data, err := os.ReadFile(path)
+		data, err := textfile.Read(path)
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"watchdog/supervisor/config/textfile"
 )
 
 // command is one command line of ExecStartPre= or ExecStart=.
@@ -220,7 +222,7 @@ func (d *draft) readEnvironment() {
 			continue
 		}
 		for _, file := range files {
-			data, err := os.ReadFile(file)
+			data, err := textfile.Read(file)
 			if err != nil {
 				if !optional || !errors.Is(err, fs.ErrNotExist) {
 					d.note(a, d.on("environment"), true, "%v", err)

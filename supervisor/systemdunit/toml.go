@@ -22,21 +22,21 @@ func WriteTOML(w io.Writer, translations []*Translation) error {
 		if filepath.Base(t.Unit.Path) != t.Unit.Name {
 			header += " as " + t.Unit.Name // an instance read from its template
 		}
-		fmt.Fprintf(&b, "# %s\n", header)
+		fmt.Fprintf(&b, "# %s\n", tomltext.Comment(header))
 		for _, d := range t.Unit.DropIns {
-			fmt.Fprintf(&b, "# drop-in: %s\n", d)
+			fmt.Fprintf(&b, "# drop-in: %s\n", tomltext.Comment(d))
 		}
 		for _, c := range t.Comments {
-			fmt.Fprintf(&b, "# %s\n", oneLine(c))
+			fmt.Fprintf(&b, "# %s\n", tomltext.Comment(c))
 		}
 		for _, n := range t.Notes {
-			fmt.Fprintf(&b, "# unsupported: %s\n", oneLine(t.Describe(n)))
+			fmt.Fprintf(&b, "# unsupported: %s\n", tomltext.Comment(t.Describe(n)))
 		}
 		for _, s := range t.Services {
 			b.WriteString("\n")
 			fmt.Fprintf(&b, "[services.%s]\n", s.Name)
 			if s.Origin != "" {
-				fmt.Fprintf(&b, "# from %s\n", s.Origin)
+				fmt.Fprintf(&b, "# from %s\n", tomltext.Comment(s.Origin))
 			}
 			for _, st := range s.Settings {
 				fmt.Fprintf(&b, "%s = %s\n", st.Key, tomlValue(st.Value))
@@ -45,11 +45,6 @@ func WriteTOML(w io.Writer, translations []*Translation) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// oneLine keeps a comment on its line.
-func oneLine(s string) string {
-	return strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(s)
 }
 
 // itemsPerLine keeps long arrays, such as every exit code, readable.

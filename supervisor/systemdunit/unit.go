@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode/utf8"
+
+	"watchdog/supervisor/config/textfile"
 )
 
 // Unit is a unit file as systemd's parser reads it: its assignments in file order.
@@ -58,10 +60,10 @@ var serviceSections = []string{"Unit", "Service", "Install"}
 // ("app@.service") is read, as systemd does.
 func Read(path string) (*Unit, error) {
 	name := filepath.Base(path)
-	data, err := os.ReadFile(path)
+	data, err := textfile.Read(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		if template, ok := templatePath(path); ok {
-			if tdata, terr := os.ReadFile(template); terr == nil {
+			if tdata, terr := textfile.Read(template); terr == nil {
 				path, data, err = template, tdata, nil
 			}
 		}
@@ -119,6 +121,11 @@ func Parse(path string, data []byte) (*Unit, error) {
 			text += lines[i] // as systemd joins them: inner whitespace is kept
 		}
 		text = strings.TrimSpace(text)
+		if !utf8.ValidString(text) {
+			u.Ignored = append(u.Ignored, Note{File: path, Line: start, Directive: strings.ToValidUTF8(text, "\uFFFD"),
+				Reason: "not valid UTF-8; systemd ignores the line"})
+			continue
+		}
 		if strings.HasPrefix(text, "[") {
 			if !strings.HasSuffix(text, "]") || len(text) < 3 {
 				return nil, &Error{Path: path, Line: start, Msg: fmt.Sprintf("invalid section header %q", text)}

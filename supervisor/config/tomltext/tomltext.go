@@ -69,3 +69,23 @@ func Value(v any) string {
 	}
 	panic(fmt.Sprintf("tomltext: no TOML form for %T", v))
 }
+
+// Comment makes s fit in a TOML comment: one line, no control characters but tab.
+func Comment(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\t':
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
