@@ -38,6 +38,9 @@ type Reaper struct {
 	done     chan struct{}
 	finished chan struct{}
 	orphans  atomic.Uint64
+	// reserve holds descriptors kept for the final sweep, which as a subreaper must read
+	// /proc to find what is left even when the services used up every other descriptor.
+	reserve []*os.File
 
 	mu        sync.Mutex
 	exits     map[int]chan<- Status   // guarded by mu: started pids whose exit someone waits for
@@ -57,6 +60,11 @@ func New(log *zap.Logger) (*Reaper, error) {
 		groups:   make(map[int][]chan struct{}),
 	}
 	signal.Notify(r.sigchld, unix.SIGCHLD)
+	for range sweepDescriptors {
+		if f, err := os.Open(os.DevNull); err == nil {
+			r.reserve = append(r.reserve, f)
+		}
+	}
 	if os.Getpid() != 1 {
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 			signal.Stop(r.sigchld)
@@ -74,6 +82,21 @@ func (r *Reaper) Close() {
 	signal.Stop(r.sigchld)
 	close(r.done)
 	<-r.finished
+	r.releaseReserve()
+}
+
+// sweepDescriptors is how many descriptors the sweep needs at most at once: a directory of
+// /proc/PID/task and one children file.
+const sweepDescriptors = 2
+
+// releaseReserve frees the descriptors kept for the sweep.
+func (r *Reaper) releaseReserve() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, f := range r.reserve {
+		f.Close()
+	}
+	r.reserve = nil
 }
 
 // Orphans is how many processes nobody had started through Start were reaped.

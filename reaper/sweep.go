@@ -22,6 +22,7 @@ type SweepResult struct {
 // killAt to whatever remains, and it returns once all are reaped or at deadline. As PID 1 it
 // signals every process of the PID namespace; as a subreaper, every descendant.
 func (r *Reaper) Sweep(killAt, deadline time.Time) SweepResult {
+	r.releaseReserve()
 	var res SweepResult
 	res.Terminated = signalBelow(unix.SIGTERM)
 	if waitUntil(r.Childless(), killAt) {
