@@ -326,6 +326,7 @@ user = "nobody"
 	if code := w.waitExit(eventTimeout); code != 2 {
 		t.Errorf("watchdog as uid %d with user = in its config exited %d, want 2", nobodyID, code)
 	}
+	w.stderr.waitClosed(eventTimeout) // the exit can be seen before the last line is read
 	stderr, _, _ := w.stderr.snapshot()
 	if !slices.Contains(stderr, want) {
 		t.Errorf("stderr %q does not say %q", stderr, want)

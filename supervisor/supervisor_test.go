@@ -721,8 +721,10 @@ stop_grace_period = "30s"
 	if len(killed) != 1 {
 		t.Fatalf("%d killed events, want 1", len(killed))
 	}
-	if after := killed[0].Time.Sub(h.events("shutdown_started", "")[0].Time); after > time.Second {
-		t.Errorf("SIGKILL came %v after the shutdown began, after the 1s budget", after)
+	// The kill is due at 900ms (the budget less the sweep's reserve, well under the grace
+	// period's 30s); a loaded machine may fire the timer a little late.
+	if after := killed[0].Time.Sub(h.events("shutdown_started", "")[0].Time); after > 1500*time.Millisecond {
+		t.Errorf("SIGKILL came %v after the shutdown began, want it near the 1s budget, not the 30s grace", after)
 	}
 }
 

@@ -262,8 +262,8 @@ func TestManyConcurrentClients(t *testing.T) {
 			began := time.Now()
 			resp, err := Do(h.path, Request{Command: CommandStatus})
 			switch took := time.Since(began); {
-			case took > IOTimeout:
-				errs <- fmt.Errorf("answered after %v, want within %v", took, IOTimeout)
+			case took > wait: // a liveness bound: on a loaded machine 200 clients take seconds
+				errs <- fmt.Errorf("answered after %v, want within %v", took, wait)
 			case err != nil && !strings.Contains(resp.Error, "busy"):
 				errs <- err
 			case err == nil && len(resp.Services) != 2:

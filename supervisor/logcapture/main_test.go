@@ -20,7 +20,7 @@ import (
 )
 
 // wait bounds every wait for something that must happen; reaching it fails the test.
-const wait = 10 * time.Second
+const wait = 30 * time.Second
 
 // helperEnv makes the test binary run as the fake service named by its arguments.
 const helperEnv = "LOGCAPTURE_TEST_HELPER"
