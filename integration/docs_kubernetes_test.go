@@ -227,7 +227,16 @@ func runKubernetesConfig(t *testing.T, webPort, metricsPort string, probes []pro
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.waitEvent("ready", "service", "web")
+	// The example's web service is python3's http.server, whose start takes seconds on a
+	// busy machine: wait as long as its start_period allows.
+	found := w.stdout.wait(30*time.Second, func(i int, line string) bool {
+		fields, err := parseEvent(line)
+		e := event{line: i, fields: fields}
+		return err == nil && e.matches("ready", []any{"service", "web"})
+	})
+	if !found {
+		t.Fatal("the example's web service was not ready within 30s")
+	}
 	client := &http.Client{Timeout: 2 * time.Second}
 	for _, p := range append(probes, probe{"prometheus", "/metrics", metricsPort}) {
 		deadline := time.Now().Add(eventTimeout)
