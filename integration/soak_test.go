@@ -111,9 +111,6 @@ on_unhealthy = "ignore"
 	if last.threads > first.threads+soakMaxThreadsGrow {
 		t.Errorf("watchdog runs %d threads, %d after the warm-up", last.threads, first.threads)
 	}
-	if last.fds > first.fds+soakMaxFDsGrow {
-		t.Errorf("watchdog holds %d descriptors, %d after the warm-up", last.fds, first.fds)
-	}
 	if last.rss > first.rss+soakMaxRSSGrow {
 		t.Errorf("watchdog's RSS is %d KiB, %d KiB after the warm-up", last.rss>>10, first.rss>>10)
 	}
@@ -121,11 +118,21 @@ on_unhealthy = "ignore"
 		t.Errorf("watchdog took %v to answer status during the soak, want at most %v", worst, statusWithin)
 	}
 
-	// Everything down by the operator's stop, then the accounts: nothing moves any more.
+	// Everything down by the operator's stop, then the accounts: nothing moves any more. A
+	// command the supervisor took too long to answer may still be carried out.
+	stop := time.Now()
 	if res := runClient(t, watchdogBin, nil, "stop", "--socket", socket, "crasher", "flipper", "watcher"); res.code != 0 {
-		t.Fatalf("`watchdog stop` of every service: %v", res)
+		t.Errorf("`watchdog stop` of every service: %v", res)
 	}
 	snaps := waitAllStopped(t, socket, services)
+	t.Logf("all %d services stopped %v after `watchdog stop`", services, time.Since(stop).Round(time.Millisecond))
+	// Descriptors are compared with nothing running: while services run, probes and starts
+	// under way hold some, hundreds at a time on a busy machine.
+	stopped := settledResourceUse(t, w.pid, 20)
+	t.Logf("with every service stopped: %v", stopped)
+	if stopped.fds > first.fds+soakMaxFDsGrow {
+		t.Errorf("watchdog holds %d descriptors with every service stopped, %d after the warm-up", stopped.fds, first.fds)
+	}
 	samples := scrapeSamples(t, metrics)
 	if dropped := sumSamples(samples, "watchdog_log_lines_dropped_total"); dropped != 0 {
 		t.Errorf("%v log lines dropped: the log cannot account for every exit", dropped)
@@ -158,7 +165,7 @@ on_unhealthy = "ignore"
 // waitAllStopped waits until all n services are stopped and returns the status then.
 func waitAllStopped(t *testing.T, socket string, n int) []statusService {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		snaps, _, err := askStatus(socket, eventTimeout)
 		if err != nil {
@@ -169,7 +176,7 @@ func waitAllStopped(t *testing.T, socket string, n int) []statusService {
 			return snaps
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d services stopped a minute after `watchdog stop`", len(stopped), n)
+			t.Fatalf("%d of %d services stopped two minutes after `watchdog stop`", len(stopped), n)
 		}
 		time.Sleep(5 * pollInterval)
 	}
