@@ -546,8 +546,13 @@ func serviceEnv(base []string, svc *config.Service) []string {
 	if svc.InstanceOf != "" {
 		add = append([]string{"WATCHDOG_INSTANCE=" + strconv.Itoa(svc.Instance)}, add...)
 	}
-	if c := svc.Credential; c != nil && c.Home != "" {
+	switch c := svc.Credential; {
+	case c != nil && c.Home != "":
 		add = append([]string{"HOME=" + c.Home, "USER=" + c.Name, "LOGNAME=" + c.Name}, add...)
+	case c != nil:
+		// A uid with no passwd entry gets HOME=/, as under docker run --user: never the
+		// home of the user watchdog runs as.
+		add = append([]string{"HOME=/"}, add...)
 	}
 	env := make([]string, 0, len(base)+len(add))
 	index := make(map[string]int)
