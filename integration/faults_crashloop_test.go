@@ -22,7 +22,7 @@ const (
 // WATCHDOG_FAULTS_CRASHLOOP_WARMUP and WATCHDOG_FAULTS_CRASHLOOP_WINDOW the periods (default 5s
 // and 12s).
 func TestFaultHundredServicesCrashLooping(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it measures watchdog's CPU and memory, which other tests running beside it would skew.
 	services := envIntOr(t, "WATCHDOG_FAULTS_CRASHLOOPS", 100)
 	warmup := envDurationOr(t, "WATCHDOG_FAULTS_CRASHLOOP_WARMUP", 5*time.Second)
 	window := envDurationOr(t, "WATCHDOG_FAULTS_CRASHLOOP_WINDOW", 12*time.Second)

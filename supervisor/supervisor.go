@@ -136,6 +136,14 @@ func (s *Supervisor) Run(sigs <-chan os.Signal) int {
 				deadline = t.C
 			}
 		}
+		// A signal goes first: a busy loop (many services changing at once on a starved
+		// CPU) must not delay the start of a shutdown.
+		select {
+		case sig := <-sigs:
+			s.onSignal(sig)
+			continue
+		default:
+		}
 		select {
 		case sig := <-sigs:
 			s.onSignal(sig)

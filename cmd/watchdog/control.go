@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"watchdog/supervisor/config"
 	"watchdog/supervisor/control"
 )
@@ -47,8 +49,9 @@ func (c *clientFlags) socketPath() (string, error) {
 	case *c.config != "":
 		return "", err
 	}
-	// A watchdog that could not write to /run listens at the fallback instead.
-	if path == config.DefaultControlSocket && !fileExists(path) {
+	// A watchdog that could not write to /run listens at the fallback instead; a socket at
+	// the default that this user may not use belongs to another watchdog.
+	if path == config.DefaultControlSocket && (!fileExists(path) || unix.Access(path, unix.W_OK) != nil) {
 		if fallback := config.FallbackControlSocket(); fileExists(fallback) {
 			return fallback, nil
 		}
