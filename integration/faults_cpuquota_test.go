@@ -65,10 +65,7 @@ restart_max_delay = "1s"
 // is, and meanwhile supervision goes on: a SIGTERM a moment after the stop starts the
 // shutdown at once.
 func TestFaultOperatorStopOfCrashLoopsOnCPUQuota(t *testing.T) {
-	skipKnownBug(t, "an operator's command waits in Supervisor.serve for each runner in turn (runner.send), "+
-		"and a runner queued at the reaper's fork lock takes seconds to answer: the client gets "+
-		"\"the supervisor did not take the command within 2s\", and SIGTERM waits meanwhile")
-	t.Parallel()
+	// Not parallel: it runs on a starved CPU, and times the answers.
 	const copies, budget = 100, 3 * time.Second
 	cg := newCgroup(t, "cpu")
 	w := startWatchdog(t, asPID1, "--config", writeConfig(t, fmt.Sprintf(`
@@ -113,9 +110,7 @@ restart_max_delay = "1s"
 
 // The same stop, and SIGTERM while the stop is under way: the shutdown starts at once.
 func TestFaultSIGTERMDuringOperatorStopOnCPUQuota(t *testing.T) {
-	skipKnownBug(t, "while Supervisor.serve waits for runners queued at the reaper's fork lock, "+
-		"the supervision loop reads no signal")
-	t.Parallel()
+	// Not parallel: it runs on a starved CPU, and times the shutdown.
 	const copies, budget = 100, 3 * time.Second
 	cg := newCgroup(t, "cpu")
 	w := startWatchdog(t, asPID1, "--config", writeConfig(t, fmt.Sprintf(`

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -124,18 +123,6 @@ restart = "no"
 			waitEventAfter(w, restarting, "exited", "service", name, "signal", "SIGTERM")
 		}
 	})
-}
-
-// knownBugsEnv runs the tests of known bugs, which are skipped otherwise so that they do
-// not fail everyone's runs until the fix.
-const knownBugsEnv = "WATCHDOG_KNOWN_BUGS"
-
-// skipKnownBug skips the test unless $WATCHDOG_KNOWN_BUGS is set.
-func skipKnownBug(t *testing.T, bug string) {
-	t.Helper()
-	if os.Getenv(knownBugsEnv) == "" {
-		t.Skipf("bug: %s (run with %s=1)", bug, knownBugsEnv)
-	}
 }
 
 // The final sweep with no descriptor left still ends what escaped the services' groups. As

@@ -112,7 +112,7 @@ func (r *Reaper) Start(path string, argv []string, attr *syscall.ProcAttr) (int,
 	defer r.mu.Unlock()
 	pid, err := syscall.ForkExec(path, argv, attr)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, &os.PathError{Op: "fork/exec", Path: path, Err: err}
 	}
 	r.exits[pid] = exit
 	return pid, exit, nil

@@ -31,6 +31,11 @@ func (r *Reaper) Sweep(killAt, deadline time.Time) SweepResult {
 		res.Killed = signalBelow(unix.SIGKILL)
 		res.Complete = waitUntil(r.Childless(), deadline)
 	}
+	if !res.Complete {
+		r.log.Error("sweep_incomplete", zap.Int("terminated", res.Terminated), zap.Int("killed", res.Killed),
+			zap.String("reason", "processes below watchdog were still alive at the end of the shutdown budget"))
+		return res
+	}
 	if res.Terminated == 0 {
 		return res
 	}

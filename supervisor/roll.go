@@ -59,7 +59,7 @@ func (s *Supervisor) advance(ro *roll) bool {
 				r.retiring, r.replacement = true, svc
 				r.post(command{kind: cmdShutdown, killAt: time.Now().Add(r.svc.StopGracePeriod)})
 			} else {
-				r.send(command{kind: cmdRestart})
+				r.post(command{kind: cmdRestart})
 			}
 			return true
 		}

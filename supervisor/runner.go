@@ -101,7 +101,6 @@ type command struct {
 	kind   commandKind
 	signal unix.Signal // cmdShutdown: the stop signal to use instead of the service's own, if set
 	killAt time.Time   // cmdShutdown: the latest SIGKILL
-	done   chan<- struct{}
 }
 
 func newRunner(svc *config.Service, r *reaper.Reaper, log *zap.Logger, output io.Writer, changed chan<- struct{}, controlSocket string) (*runner, error) {
@@ -154,15 +153,8 @@ func (r *runner) signal(sig unix.Signal) (pid int, ok bool) {
 	return r.pgid, unix.Kill(-r.pgid, sig) == nil
 }
 
-// send hands the runner a command and waits until it was handled.
-func (r *runner) send(c command) {
-	done := make(chan struct{})
-	c.done = done
-	r.cmds <- c
-	<-done
-}
-
-// post hands the runner a command without waiting for it to be handled.
+// post hands the runner a command; the runner carries it out in its own time, so that the
+// supervisor never waits for a runner busy forking.
 func (r *runner) post(c command) {
 	r.cmds <- c
 }
@@ -191,9 +183,6 @@ func (r *runner) run() {
 		select {
 		case c := <-r.cmds:
 			r.handle(c)
-			if c.done != nil {
-				close(c.done)
-			}
 		case <-r.startWanted:
 			if snap := r.snapshot(); snap.State == Waiting && !snap.Held && !r.halted.Load() {
 				r.start()

@@ -151,7 +151,7 @@ func (s *Supervisor) Run(sigs <-chan os.Signal) int {
 		case <-s.manager.pings():
 			s.manager.pingNow()
 		case req := <-s.requests:
-			req.reply <- s.serve(req)
+			s.serve(req)
 		case <-deadline:
 			s.log.Error("shutdown_overdue", zap.String("reason", "services still alive at the end of the shutdown budget"))
 			return s.finish()
@@ -239,7 +239,15 @@ func (s *Supervisor) Control(op string, names []string) error {
 	}
 }
 
-func (s *Supervisor) serve(req request) error {
+// serve answers an operator's request once its commands are posted to the runners, which
+// carry them out in their own time: a runner busy forking never holds up the answer or the
+// loop, which must go on reading signals. Status shows how far each service got.
+func (s *Supervisor) serve(req request) {
+	req.reply <- s.dispatch(req)
+}
+
+// dispatch checks req and hands its commands to the runners.
+func (s *Supervisor) dispatch(req request) error {
 	if s.shutdown != nil {
 		return ErrShuttingDown
 	}
@@ -274,7 +282,7 @@ func (s *Supervisor) serve(req request) error {
 	}
 	for _, r := range targets {
 		s.log.Info("operator_"+req.op, zap.String("service", r.svc.Name))
-		r.send(command{kind: kind})
+		r.post(command{kind: kind})
 	}
 	return nil
 }
