@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,6 +30,11 @@ import (
 
 // argsFile holds the arguments of a helper started as a service directory's ./run.
 const argsFile = "bench-args"
+
+// The main goroutine stays on the main thread, so that lo-exec's execve comes from it: execve
+// from another thread makes that thread the process, and the parent-death signal that
+// `unshare --kill-child` set on the main thread would be lost with it.
+func init() { runtime.LockOSThread() }
 
 const usage = `usage: helper MODE [ARGS]
   crash                report "run START EXIT" and exit 1 at once
