@@ -96,7 +96,6 @@ func superviseCommand(args []string) int {
 	if err != nil {
 		return usageError("%v", err)
 	}
-	defer sink.ReportDrops(log, 10*time.Second)()
 
 	r, err := reaper.New(log)
 	if err != nil {

@@ -49,8 +49,21 @@ func New(sink *Sink, format, level string) (*zap.Logger, error) {
 	default:
 		return nil, fmt.Errorf("log format %q: want json or console", format)
 	}
+	sink.notice = func(dropped, total uint64) []byte {
+		buf, err := encoder.Clone().EncodeEntry(zapcore.Entry{Level: zapcore.WarnLevel, Time: time.Now(), Message: "log_lines_dropped"},
+			[]zapcore.Field{zap.Uint64("dropped", dropped), zap.Uint64("dropped_total", total),
+				zap.String("reason", "stdout did not keep up")})
+		if err != nil {
+			return nil
+		}
+		defer buf.Free()
+		return append([]byte(nil), buf.Bytes()...)
+	}
 	return zap.New(zapcore.NewCore(encoder, sink, lvl)), nil
 }
+
+// noticeEvery spaces the warnings about dropped lines.
+const noticeEvery = 10 * time.Second
 
 // EncodeTime writes RFC 3339 UTC with milliseconds, the ts format of DESIGN.md, for every
 // JSON line watchdog writes.
@@ -71,16 +84,25 @@ type Sink struct {
 	mu     sync.Mutex
 	queue  []byte // guarded by mu: whole lines waiting to be written
 	closed bool   // guarded by mu
+
+	// notice formats the warning about dropped lines (set by New). The writer goroutine
+	// writes it itself, past the queue and its bound, once the output takes lines again and
+	// at most every noticeEvery: a flood that keeps the queue full cannot crowd it out.
+	notice      func(dropped, total uint64) []byte
+	noticeEvery time.Duration
+	reported    uint64    // owned by the writer goroutine: drops already reported
+	lastNotice  time.Time // owned by the writer goroutine
 }
 
 // NewSink starts the writer goroutine; Close stops it.
 func NewSink(out io.Writer, limit int) *Sink {
 	s := &Sink{
-		out:     out,
-		limit:   limit,
-		wake:    make(chan struct{}, 1),
-		stop:    make(chan struct{}),
-		stopped: make(chan struct{}),
+		out:         out,
+		limit:       limit,
+		wake:        make(chan struct{}, 1),
+		stop:        make(chan struct{}),
+		stopped:     make(chan struct{}),
+		noticeEvery: noticeEvery,
 	}
 	go s.run()
 	return s
@@ -164,35 +186,10 @@ func (s *Sink) flush() {
 		}
 		lines = lines[n:]
 	}
-}
-
-// ReportDrops logs a warning every interval in which lines were dropped, with how many, until
-// stop is called. The warning goes through the sink too: while stdout stays stalled it is
-// dropped and counted like any line, and the first one written once stdout drains tells
-// how much was lost.
-func (s *Sink) ReportDrops(log *zap.Logger, every time.Duration) (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		var reported uint64
-		for {
-			select {
-			case <-t.C:
-				if n := s.Dropped(); n > reported {
-					log.Warn("log_lines_dropped", zap.Uint64("dropped", n-reported), zap.Uint64("dropped_total", n),
-						zap.String("reason", "stdout did not keep up"))
-					reported = n
-				}
-			case <-done:
-				return
-			}
+	if total := s.dropped.Load(); total > s.reported && s.notice != nil && time.Since(s.lastNotice) >= s.noticeEvery {
+		if line := s.notice(total-s.reported, total); line != nil {
+			_, _ = s.out.Write(line)
 		}
-	}()
-	return func() {
-		close(done)
-		<-finished
+		s.reported, s.lastNotice = total, time.Now()
 	}
 }
