@@ -46,6 +46,7 @@ const usage = `usage: helper MODE [ARGS]
                        orphans to the init at once and run until SIGTERM
   http PORT            report "up" and answer every HTTP request on 127.0.0.1:PORT with 200
   floor DURATION ARGV  fork, exec and wait for ARGV over and over for DURATION or until SIGTERM
+  spawn N ARGV         fork and exec ARGV N times as fast as it can, then run until SIGTERM
   lo-exec ARGV         bring the loopback interface up, then exec ARGV (in a new network namespace)`
 
 func main() {
@@ -85,6 +86,8 @@ func main() {
 		err = serveHTTP(rest)
 	case "floor":
 		err = floor(rest)
+	case "spawn":
+		err = spawn(rest)
 	case "lo-exec":
 		err = loopbackExec(rest)
 	default:
@@ -242,6 +245,27 @@ func floor(args []string) error {
 			}
 		}
 	}
+	return nil
+}
+
+// spawn is the floor of starting many services: N starts with no supervisor at all.
+func spawn(args []string) error {
+	if len(args) < 2 {
+		return errors.New("spawn N ARGV")
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil {
+		return err
+	}
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, unix.SIGTERM)
+	attr := &syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{0, 1, 2}}
+	for range n {
+		if _, err := syscall.ForkExec(args[1], args[1:], attr); err != nil {
+			return err
+		}
+	}
+	<-term
 	return nil
 }
 
