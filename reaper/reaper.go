@@ -181,11 +181,15 @@ func (r *Reaper) reapAll() {
 		waiting = append(waiting, r.exits[pid])
 		delete(r.exits, pid)
 	}
-	r.notifyWatchersLocked(childless)
 	r.mu.Unlock()
 	for i, s := range reaped {
 		r.dispatch(s, waiting[i])
 	}
+	// After the exits are out: whoever sees a group gone or no child left finds every
+	// exit delivered and every orphan counted.
+	r.mu.Lock()
+	r.notifyWatchersLocked(childless)
+	r.mu.Unlock()
 }
 
 // dispatch hands s to whoever started the process; its channel has room, so this never blocks.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -44,6 +46,7 @@ func newSuperviseFlags() *superviseFlags {
 func superviseCommand(args []string) int {
 	// Subscribe before anything else: a Go PID 1 without handlers dies of SIGTERM.
 	sigs := signals.Notify()
+	spareThreads(4)
 
 	fs := newSuperviseFlags()
 	configPath, shutdownTimeout, logLevel, logFormat, socket := fs.config, fs.shutdownTimeout, fs.logLevel, fs.logFormat, fs.socket
@@ -156,4 +159,23 @@ func fallBackFromRun(cfg *config.Config) {
 		return
 	}
 	cfg.Watchdog.ControlSocket = config.FallbackControlSocket()
+}
+
+// spareThreads has the Go runtime start n OS threads and keep them idle, so that it has
+// threads to run on when a pids limit (docker run --pids-limit, the pids cgroup) refuses
+// new ones: without a spare thread the runtime dies at the limit ("newosproc").
+func spareThreads(n int) {
+	var running, release sync.WaitGroup
+	running.Add(n)
+	release.Add(1)
+	for range n {
+		go func() {
+			runtime.LockOSThread() // no other goroutine may take this thread: n threads at once
+			running.Done()
+			release.Wait()
+			runtime.UnlockOSThread() // the thread stays with the runtime, idle
+		}()
+	}
+	running.Wait()
+	release.Done()
 }
