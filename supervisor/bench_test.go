@@ -10,8 +10,9 @@ import (
 	"watchdog/supervisor/config"
 )
 
-// Benchmarks of hot paths (bench/run micro): the backoff delay of every restart, and the
-// status snapshot that `watchdog status`, health and metrics read.
+// Benchmarks of hot paths (bench/run micro): the backoff delay of every restart, the status
+// snapshot that `watchdog status`, health and metrics read, and what a service costs to set up
+// (its allocations are most of watchdog's memory per service).
 
 // benchDelay keeps the compiler from dropping the benchmarked calls.
 var benchDelay time.Duration
@@ -24,9 +25,8 @@ func BenchmarkBackoffDelay(b *testing.B) {
 	}
 }
 
-// benchSupervisor is a Supervisor of n services that are all running, as Status sees them;
-// nothing runs. The services are copies of one parsed service (parsing 1,000 is slow).
-func benchSupervisor(b *testing.B, n int) *Supervisor {
+// benchConfig is a config of n services, copies of one parsed service (parsing 1,000 is slow).
+func benchConfig(b *testing.B, n int) *config.Config {
 	cfg, err := config.Parse("bench.toml", []byte("[services.svc]\ncommand = [\"/bin/sleep\", \"1000\"]\n"))
 	if err != nil {
 		b.Fatal(err)
@@ -38,7 +38,13 @@ func benchSupervisor(b *testing.B, n int) *Supervisor {
 		svc.Name = fmt.Sprintf("svc%04d", i)
 		cfg.Services = append(cfg.Services, &svc)
 	}
-	s, err := New(cfg, nil, zap.NewNop())
+	return cfg
+}
+
+// benchSupervisor is a Supervisor of n services that are all running, as Status sees them;
+// nothing runs.
+func benchSupervisor(b *testing.B, n int) *Supervisor {
+	s, err := New(benchConfig(b, n), nil, zap.NewNop())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -65,6 +71,18 @@ func BenchmarkStatusLines1000(b *testing.B) {
 		now := time.Now()
 		for _, snap := range s.Status() {
 			_ = snap.Line(now)
+		}
+	}
+}
+
+// BenchmarkNew100 sets up 100 services: B/op divided by 100 is the heap a service costs
+// before anything runs.
+func BenchmarkNew100(b *testing.B) {
+	cfg := benchConfig(b, 100)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := New(cfg, nil, zap.NewNop()); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -86,7 +86,11 @@ func (b *bench) report(sections []*section, took time.Duration) string {
 	p("| --- | --- | --- | --- |")
 	for _, s := range sections {
 		for _, v := range s.verdicts {
-			p("| %s | %s | %s | %s |", s.measure, v.target, v.measured, v.status)
+			status := v.status
+			if status == missed {
+				status += " (Findings: " + s.measure + ")"
+			}
+			p("| %s | %s | %s | %s |", s.measure, v.target, v.measured, status)
 		}
 	}
 	for _, s := range sections {
