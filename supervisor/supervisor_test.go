@@ -638,11 +638,12 @@ restart = "no"
 `)
 	one := h.inState("one", Running).Pid
 	two := h.inState("two", Running).Pid
-	h.fileExists(filepath.Join(dir, "child"))
-	data, err := os.ReadFile(filepath.Join(dir, "child"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The shell creates the file before it writes the pid into it: wait for the whole line.
+	var data []byte
+	h.until("the child's pid", func() bool {
+		data, _ = os.ReadFile(filepath.Join(dir, "child"))
+		return strings.HasSuffix(string(data), "\n")
+	})
 	child, err := strconv.Atoi(strings.TrimSpace(string(data)))
 	if err != nil {
 		t.Fatal(err)
