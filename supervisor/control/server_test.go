@@ -389,6 +389,10 @@ func copyExecutable(t *testing.T, to string) {
 
 func TestStaleSocketIsReplaced(t *testing.T) {
 	h := start(t, t.TempDir(), twoServices)
+	// No fork while the stale socket is made: a child between fork and exec holds a copy of
+	// every descriptor, close-on-exec or not, and would keep the socket listening.
+	h.waitFor("web", "running", running)
+	h.waitFor("worker", "running", running)
 	path := filepath.Join(t.TempDir(), "stale.sock")
 	stale, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
